@@ -1,0 +1,122 @@
+// Card templates -> CDS Hooks 2.0 cards: `when` decides, text is interpolated, suggestions and actions
+// keep only those whose own `when` holds, every card and suggestion gets a fresh uuid, and no optional
+// member is ever null or empty.
+import { randomUUID } from 'node:crypto';
+import { TOPIC_SYSTEM, type ActionDefinition, type CardDefinition, type ServiceDefinition } from './definitions';
+import { errorMessage, toPlain, type CompiledExpression } from './expressions';
+import { isTrue, type Evaluation } from './evaluation';
+import { renderText, renderValue, type Evaluate } from './templates';
+
+export interface Coding {
+  system: string;
+  code: string;
+  display?: string;
+}
+
+export interface Action {
+  type: 'create' | 'update' | 'delete';
+  description: string;
+  resource?: Record<string, unknown>;
+  resourceId?: string;
+}
+
+export interface Suggestion {
+  label: string;
+  uuid: string;
+  isRecommended?: boolean;
+  actions: Action[];
+}
+
+export interface Card {
+  uuid: string;
+  summary: string;
+  detail?: string;
+  indicator: 'info' | 'warning' | 'critical';
+  source: { label: string; url?: string; icon?: string; topic: Coding };
+  suggestions?: Suggestion[];
+  selectionBehavior?: 'any' | 'at-most-one';
+  overrideReasons?: Coding[];
+  links?: { label: string; url: string; type: 'absolute' | 'smart' }[];
+}
+
+const SUMMARY_MAX = 139;
+
+function evaluator(evaluation: Evaluation, extra: Record<string, unknown> = {}): Evaluate {
+  const vars = Object.keys(extra).length ? { ...evaluation.vars, ...extra } : evaluation.vars;
+  return (expr: CompiledExpression) => {
+    try {
+      return expr.evaluate(evaluation.context, vars);
+    } catch (e) {
+      evaluation.failures.push({ name: `template: ${expr.source}`, message: errorMessage(e) });
+      return [];
+    }
+  };
+}
+
+function indicatorOf(card: CardDefinition, evaluation: Evaluation): Card['indicator'] {
+  if (typeof card.indicator === 'string') return card.indicator;
+  const value = toPlain((evaluation.vars[card.indicator.expression] as unknown[] | undefined)?.[0]);
+  return value === 'critical' || value === 'warning' ? value : 'info';
+}
+
+function renderActions(def: ActionDefinition, evaluation: Evaluation): Action[] {
+  if (def.when && !isTrue(evaluation.vars[def.when])) return [];
+  const items: unknown[] = def.forEach ? ((evaluation.vars[def.forEach] as unknown[] | undefined) ?? []) : [undefined];
+  return items.flatMap((item) => {
+    const extra: Record<string, unknown> = { ...structuredClone(def.with) };
+    if (def.forEach) extra.item = [item];
+    const evaluate = evaluator(evaluation, extra);
+    const action: Action = { type: def.type, description: renderText(def.description, evaluate) || def.type };
+    if (def.resource) {
+      const resource = renderValue(def.resource, evaluate);
+      if (!resource || typeof resource !== 'object') return [];
+      action.resource = resource as Record<string, unknown>;
+    }
+    if (def.resourceId) {
+      const id = renderText(def.resourceId, evaluate);
+      if (!id) return [];
+      action.resourceId = id;
+    }
+    return [action];
+  });
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1).trimEnd()}…`;
+}
+
+export function renderCard(card: CardDefinition, evaluation: Evaluation): Card {
+  const evaluate = evaluator(evaluation);
+  const suggestions: Suggestion[] = [];
+  for (const s of card.suggestions) {
+    if (s.when && !isTrue(evaluation.vars[s.when])) continue;
+    const actions = s.actions.flatMap((a) => renderActions(a, evaluation));
+    if (actions.length === 0) continue;
+    suggestions.push({ label: renderText(s.label, evaluate), uuid: randomUUID(), ...(s.isRecommended !== undefined ? { isRecommended: s.isRecommended } : {}), actions });
+  }
+  const detail = card.detail ? renderText(card.detail, evaluate) : '';
+  const out: Card = {
+    uuid: randomUUID(),
+    summary: truncate(renderText(card.summary, evaluate), SUMMARY_MAX),
+    indicator: indicatorOf(card, evaluation),
+    source: {
+      label: card.source.label,
+      url: card.source.url,
+      ...(card.source.icon ? { icon: card.source.icon } : {}),
+      topic: { system: TOPIC_SYSTEM, code: card.topic.code, display: card.topic.display },
+    },
+  };
+  if (detail) out.detail = detail;
+  if (suggestions.length) {
+    out.suggestions = suggestions;
+    out.selectionBehavior = card.selectionBehavior;
+  }
+  if (card.overrideReasons.length) out.overrideReasons = card.overrideReasons.map((r) => ({ ...r }));
+  if (card.links.length) out.links = card.links.map((l) => ({ ...l }));
+  return out;
+}
+
+/** Every card whose `when` holds, in definition order. */
+export function renderCards(service: ServiceDefinition, evaluation: Evaluation): Card[] {
+  return service.cards.filter((c) => isTrue(evaluation.vars[c.when])).map((c) => renderCard(c, evaluation));
+}

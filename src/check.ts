@@ -1,0 +1,14 @@
+// `npm run check`: loads every definition and prints every issue with file and JSON pointer.
+import path from 'node:path';
+import { checkDefinitions, formatIssue } from './definitions';
+
+const dir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', 'cds-services'));
+const { registry, issues } = checkDefinitions(dir);
+if (issues.length > 0) {
+  process.stdout.write(`${issues.length} issue(s) in ${dir}:\n${issues.map(formatIssue).join('\n')}\n`);
+  process.exit(1);
+}
+const services = [...(registry?.services.values() ?? [])];
+process.stdout.write(
+  `OK: ${services.length} service(s) (${services.map((s) => `${s.id}: ${s.expressions.length} expressions, ${s.cards.length} cards`).join('; ')}), ${registry?.valueSets.urls().length ?? 0} value sets\n`,
+);

@@ -1,0 +1,86 @@
+// Reads process.env once into a frozen, typed Config; throws on bad values so a misconfigured server
+// never starts. Every variable is documented in the README.
+import path from 'node:path';
+import os from 'node:os';
+import { readAuthSettings, type AuthSettings } from './auth';
+import { readFhirFetchSettings, type FhirFetchSettings } from './fhir-client';
+import { readLogLevel, type LogLevel } from './logger';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly production: boolean;
+  readonly definitionsDir: string;
+  readonly bodyLimitBytes: number;
+  /** `*` or an explicit list of allowed browser origins. */
+  readonly corsOrigins: '*' | readonly string[];
+  readonly logLevel: LogLevel;
+  readonly workers: number;
+  readonly auth: AuthSettings;
+  readonly fhir: FhirFetchSettings;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+type Env = NodeJS.ProcessEnv;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new Error(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i;
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** `5mb`, `500kb`, `1048576` -> bytes. */
+export function parseSize(name: string, raw: string): number {
+  const m = SIZE_RE.exec(raw.trim());
+  if (!m) throw new Error(`${name} must be a size like 5mb or 500kb, got "${raw}"`);
+  const bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
+  if (bytes < 1024 || bytes > 1024 ** 3) throw new Error(`${name} must be between 1kb and 1gb, got "${raw}"`);
+  return bytes;
+}
+
+function corsOrigins(env: Env, production: boolean): Config['corsOrigins'] {
+  const raw = env.CDS_CORS_ORIGINS?.trim();
+  if (!raw) {
+    if (production) throw new Error('CDS_CORS_ORIGINS must list the allowed browser origins in production (comma-separated)');
+    return '*';
+  }
+  if (raw === '*') return '*';
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const o of list) {
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      throw new Error(`CDS_CORS_ORIGINS entry "${o}" is not an origin like https://ehr.example.org`);
+    }
+    if (u.origin !== o) throw new Error(`CDS_CORS_ORIGINS entry "${o}" must be an origin (scheme://host[:port]) without a path`);
+  }
+  return list;
+}
+
+export function readConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const config: Config = {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST?.trim() || '0.0.0.0',
+    production,
+    definitionsDir: path.resolve(env.CDS_DEFINITIONS_DIR?.trim() || path.join(__dirname, '..', 'cds-services')),
+    bodyLimitBytes: env.CDS_BODY_LIMIT ? parseSize('CDS_BODY_LIMIT', env.CDS_BODY_LIMIT) : 5 * 1024 * 1024,
+    corsOrigins: corsOrigins(env, production),
+    logLevel: readLogLevel(env),
+    workers: integer(env, 'CDS_WORKERS', production ? cores : 1, 1, 64),
+    auth: readAuthSettings(env),
+    fhir: readFhirFetchSettings(env),
+    headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
+    requestTimeoutMs: integer(env, 'CDS_REQUEST_TIMEOUT_MS', 30_000, 1000, 300_000),
+  };
+  return Object.freeze(config);
+}

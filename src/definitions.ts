@@ -1,0 +1,502 @@
+// Loads cds-services/: JSON Schema validation (all errors at once), FHIRPath compilation, name and
+// value-set resolution and a dry run of every expression. Any issue stops the load; the result is a
+// frozen registry that requests only read.
+import Ajv, { type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ValueSet } from 'fhir/r4';
+import {
+  analyzeExpression,
+  BUILTIN_VARIABLES,
+  createExpressionRuntime,
+  createVariables,
+  errorMessage,
+  type CompiledExpression,
+  type ExpressionRuntime,
+} from './expressions';
+import type { HookName } from './hook-request';
+import { buildRecordIndex } from './record-index';
+import { compileText, compileValue, type CompiledText, type CompiledValue, type TemplateExpression } from './templates';
+import { buildValueSetIndex, resolveValueSetUrl, type ValueSetIndex } from './terminology';
+
+export interface LoadIssue {
+  file: string;
+  pointer: string;
+  message: string;
+}
+
+export class DefinitionsError extends Error {
+  readonly issues: LoadIssue[];
+  constructor(issues: LoadIssue[]) {
+    super(`${issues.length} issue(s) in the service definitions:\n${issues.map(formatIssue).join('\n')}`);
+    this.name = 'DefinitionsError';
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(i: LoadIssue): string {
+  return `${i.file}#${i.pointer || '/'}: ${i.message}`;
+}
+
+export interface NamedExpression {
+  readonly name: string;
+  readonly expression: CompiledExpression;
+  readonly file: string;
+  readonly pointer: string;
+}
+
+export interface ActionDefinition {
+  readonly type: 'create' | 'update' | 'delete';
+  readonly description: CompiledText;
+  readonly when?: string;
+  readonly forEach?: string;
+  readonly resource?: CompiledValue;
+  /** Variables the resource template sees (`with`), as plain JSON. */
+  readonly with: Record<string, unknown>;
+  readonly resourceId?: CompiledText;
+}
+
+export interface SuggestionDefinition {
+  readonly label: CompiledText;
+  readonly when?: string;
+  readonly isRecommended?: boolean;
+  readonly actions: ActionDefinition[];
+}
+
+export interface Coding3 {
+  system: string;
+  code: string;
+  display: string;
+}
+
+export interface CardDefinition {
+  readonly topic: { code: string; display: string };
+  readonly when: string;
+  readonly indicator: 'info' | 'warning' | 'critical' | { expression: string };
+  readonly summary: CompiledText;
+  readonly detail?: CompiledText;
+  readonly source: { label: string; url: string; icon?: string };
+  readonly selectionBehavior: 'any' | 'at-most-one';
+  readonly suggestions: SuggestionDefinition[];
+  readonly overrideReasons: Coding3[];
+  readonly links: { label: string; url: string; type: 'absolute' }[];
+}
+
+export interface PrefetchKey {
+  readonly query: string;
+  readonly required: boolean;
+}
+
+export interface ServiceDefinition {
+  readonly id: string;
+  readonly hook: HookName;
+  readonly title: string;
+  readonly description: string;
+  readonly usageRequirements?: string;
+  readonly prefetch: Readonly<Record<string, PrefetchKey>>;
+  /** Library expressions first, then the service's own, in evaluation order. */
+  readonly expressions: readonly NamedExpression[];
+  readonly cards: readonly CardDefinition[];
+}
+
+export interface Registry {
+  readonly services: ReadonlyMap<string, ServiceDefinition>;
+  readonly valueSets: ValueSetIndex;
+  readonly runtime: ExpressionRuntime;
+}
+
+const SCHEMA_DIR = 'schema';
+const TOPIC_SYSTEM = 'https://iph-cds.dev/fhir/CodeSystem/card-topic';
+export { TOPIC_SYSTEM };
+
+/** A context per hook with plausible values: enough for a dry run to reach every branch that reads it. */
+const DRY_RUN_CONTEXT: Record<HookName, Record<string, unknown>> = {
+  'patient-view': { patientId: 'dry-run', userId: 'Practitioner/dry-run' },
+  'order-select': {
+    patientId: 'dry-run',
+    userId: 'Practitioner/dry-run',
+    selections: ['ServiceRequest/dry-run'],
+    draftOrders: { resourceType: 'Bundle', entry: [{ resource: { resourceType: 'ServiceRequest', id: 'dry-run', status: 'draft', intent: 'order', subject: { reference: 'Patient/dry-run' } } }] },
+  },
+  'order-sign': {
+    patientId: 'dry-run',
+    userId: 'Practitioner/dry-run',
+    draftOrders: { resourceType: 'Bundle', entry: [{ resource: { resourceType: 'ServiceRequest', id: 'dry-run', status: 'draft', intent: 'order', subject: { reference: 'Patient/dry-run' } } }] },
+  },
+};
+
+interface RawLibrary {
+  name: string;
+  description: string;
+  expressions: Record<string, string>;
+  templates?: Record<string, Record<string, unknown>>;
+}
+
+interface RawAction {
+  type: 'create' | 'update' | 'delete';
+  description: string;
+  when?: string;
+  forEach?: string;
+  template?: string;
+  with?: Record<string, unknown>;
+  resource?: Record<string, unknown>;
+  resourceId?: string;
+}
+
+interface RawCard {
+  topic: { code: string; display: string };
+  when: string;
+  indicator: CardDefinition['indicator'];
+  summary: string;
+  detail?: string | string[];
+  source: { label: string; url: string; icon?: string };
+  selectionBehavior?: 'any' | 'at-most-one';
+  suggestions?: { label: string; when?: string; isRecommended?: boolean; actions: RawAction[] }[];
+  overrideReasons?: Coding3[];
+  links?: { label: string; url: string; type: 'absolute' }[];
+}
+
+interface RawService {
+  id: string;
+  hook: HookName;
+  title: string;
+  description: string;
+  usageRequirements?: string;
+  prefetch: Record<string, PrefetchKey>;
+  uses?: string[];
+  expressions: Record<string, string>;
+  templates?: Record<string, Record<string, unknown>>;
+  cards: RawCard[];
+}
+
+function readJsonFiles(dir: string, issues: LoadIssue[], root: string): { file: string; data: unknown }[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .flatMap((f) => {
+      const full = path.join(dir, f);
+      const rel = path.relative(root, full);
+      try {
+        return [{ file: rel, data: JSON.parse(fs.readFileSync(full, 'utf8')) as unknown }];
+      } catch (e) {
+        issues.push({ file: rel, pointer: '', message: `not valid JSON: ${errorMessage(e)}` });
+        return [];
+      }
+    });
+}
+
+function createSchemaValidator(root: string) {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  const schemaDir = path.join(root, SCHEMA_DIR);
+  for (const f of ['expressions', 'templates', 'service', 'library', 'valueset']) {
+    ajv.addSchema(JSON.parse(fs.readFileSync(path.join(schemaDir, `${f}.schema.json`), 'utf8')) as object);
+  }
+  return (kind: 'service' | 'library' | 'valueset', data: unknown, file: string, issues: LoadIssue[]): boolean => {
+    const validate = ajv.getSchema(`https://iph-cds.dev/schema/${kind}.schema.json`);
+    if (!validate) throw new Error(`schema ${kind} missing`);
+    if (validate(data)) return true;
+    for (const e of validate.errors ?? []) issues.push({ file, pointer: e.instancePath, message: describeAjvError(e) });
+    return false;
+  };
+}
+
+function describeAjvError(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') return `unknown member "${String((e.params as { additionalProperty?: string }).additionalProperty)}"`;
+  if (e.keyword === 'required') return `missing member "${String((e.params as { missingProperty?: string }).missingProperty)}"`;
+  if (e.keyword === 'enum') return `${e.message ?? 'invalid'}: ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}`;
+  return e.message ?? e.keyword;
+}
+
+function escapePointer(s: string): string {
+  return s.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+interface Scope {
+  /** Variables visible at this point (prefetch keys, earlier names, built-ins). */
+  variables: Set<string>;
+  prefetchKeys: Set<string>;
+}
+
+/** Static checks of one expression: names, functions, value sets, prefetch keys of from(). */
+function checkExpression(
+  source: string,
+  scope: Scope,
+  runtime: ExpressionRuntime,
+  valueSets: ValueSetIndex,
+  file: string,
+  pointer: string,
+  issues: LoadIssue[],
+): void {
+  let analysis;
+  try {
+    analysis = analyzeExpression(source);
+  } catch (e) {
+    issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
+    return;
+  }
+  for (const v of analysis.variables) {
+    if (!scope.variables.has(v) && !analysis.defined.has(v) && !BUILTIN_VARIABLES.has(v)) {
+      issues.push({ file, pointer, message: `undefined variable %${v}` });
+    }
+  }
+  for (const f of analysis.functions) {
+    if (runtime.forbiddenFunctions.has(f)) issues.push({ file, pointer, message: `function ${f}() is not allowed in rules (it reaches the network or the console)` });
+    else if (!runtime.functionNames.has(f)) issues.push({ file, pointer, message: `unknown function ${f}()` });
+  }
+  for (const call of analysis.calls) {
+    const vsArg = call.name === 'memberOf' ? 0 : call.name === 'from' ? 1 : -1;
+    if (vsArg >= 0) {
+      const ref = call.literals[vsArg];
+      if (ref === undefined) issues.push({ file, pointer, message: `${call.name}() needs a literal value-set url or name` });
+      else if (!valueSets.has(resolveValueSetUrl(ref))) issues.push({ file, pointer, message: `unknown value set "${ref}"` });
+    }
+    if (call.name === 'from') {
+      const key = call.literals[0];
+      if (key === undefined || !scope.prefetchKeys.has(key)) issues.push({ file, pointer, message: `from() names no prefetch key of this service: "${key ?? '(not a literal)'}"` });
+    }
+  }
+}
+
+function compileNamed(
+  raw: Record<string, string>,
+  file: string,
+  scope: Scope,
+  runtime: ExpressionRuntime,
+  valueSets: ValueSetIndex,
+  issues: LoadIssue[],
+): NamedExpression[] {
+  const out: NamedExpression[] = [];
+  for (const [name, source] of Object.entries(raw)) {
+    const pointer = `/expressions/${escapePointer(name)}`;
+    if (scope.variables.has(name)) issues.push({ file, pointer, message: `name "${name}" is already defined (prefetch key, built-in or earlier expression)` });
+    const before = issues.length;
+    checkExpression(source, scope, runtime, valueSets, file, pointer, issues);
+    if (issues.length === before) {
+      try {
+        out.push({ name, expression: runtime.compile(source), file, pointer });
+      } catch (e) {
+        issues.push({ file, pointer, message: `FHIRPath does not compile: ${errorMessage(e).split('\n')[0]}` });
+      }
+    }
+    scope.variables.add(name);
+  }
+  return out;
+}
+
+interface TemplateCheck extends TemplateExpression {
+  extraVariables: string[];
+}
+
+function compileCards(
+  raw: RawService,
+  file: string,
+  templates: Map<string, Record<string, unknown>>,
+  scope: Scope,
+  runtime: ExpressionRuntime,
+  valueSets: ValueSetIndex,
+  issues: LoadIssue[],
+  checks: TemplateCheck[],
+): CardDefinition[] {
+  const names = scope.variables;
+  const requireName = (name: string | undefined, pointer: string) => {
+    if (name !== undefined && !names.has(name)) issues.push({ file, pointer, message: `no expression named "${name}"` });
+  };
+  const text = (t: string | string[], pointer: string, extra: string[] = []): CompiledText => {
+    const compiled = compileText(t, runtime, pointer);
+    checks.push(...compiled.expressions.map((e) => ({ ...e, extraVariables: extra })));
+    return compiled;
+  };
+  const topics = new Set<string>();
+  return raw.cards.map((card, ci) => {
+    const cp = `/cards/${ci}`;
+    if (topics.has(card.topic.code)) issues.push({ file, pointer: `${cp}/topic/code`, message: `topic "${card.topic.code}" is used by two cards (at most one card per topic)` });
+    topics.add(card.topic.code);
+    requireName(card.when, `${cp}/when`);
+    if (typeof card.indicator === 'object') requireName(card.indicator.expression, `${cp}/indicator/expression`);
+    const suggestions = (card.suggestions ?? []).map((s, si) => {
+      const sp = `${cp}/suggestions/${si}`;
+      requireName(s.when, `${sp}/when`);
+      const actions = s.actions.map((a, ai): ActionDefinition => {
+        const ap = `${sp}/actions/${ai}`;
+        requireName(a.when, `${ap}/when`);
+        requireName(a.forEach, `${ap}/forEach`);
+        const extra = [...Object.keys(a.with ?? {}), ...(a.forEach ? ['item'] : [])];
+        let resourceSource: Record<string, unknown> | undefined = a.resource;
+        if (a.template !== undefined) {
+          resourceSource = templates.get(a.template);
+          if (!resourceSource) issues.push({ file, pointer: `${ap}/template`, message: `no template named "${a.template}"` });
+        }
+        let resource: CompiledValue | undefined;
+        if (resourceSource) {
+          const found: TemplateExpression[] = [];
+          try {
+            resource = compileValue(resourceSource, runtime, a.template ? `${ap}/template(${a.template})` : `${ap}/resource`, found);
+          } catch (e) {
+            issues.push({ file, pointer: `${ap}/resource`, message: `template FHIRPath does not compile: ${errorMessage(e).split('\n')[0]}` });
+          }
+          checks.push(...found.map((f) => ({ ...f, extraVariables: extra })));
+        }
+        return {
+          type: a.type,
+          description: text(a.description, `${ap}/description`, extra),
+          when: a.when,
+          forEach: a.forEach,
+          resource,
+          with: a.with ?? {},
+          resourceId: a.resourceId === undefined ? undefined : text(a.resourceId, `${ap}/resourceId`, extra),
+        };
+      });
+      return { label: text(s.label, `${sp}/label`), when: s.when, isRecommended: s.isRecommended, actions };
+    });
+    return {
+      topic: card.topic,
+      when: card.when,
+      indicator: card.indicator,
+      summary: text(card.summary, `${cp}/summary`),
+      detail: card.detail === undefined ? undefined : text(card.detail, `${cp}/detail`),
+      source: card.source,
+      selectionBehavior: card.selectionBehavior ?? 'any',
+      suggestions,
+      overrideReasons: card.overrideReasons ?? [],
+      links: card.links ?? [],
+    };
+  });
+}
+
+/** Evaluates every expression once on an empty record: catches type errors that only show at run time. */
+function dryRun(service: ServiceDefinition, checks: TemplateCheck[], file: string, valueSets: ValueSetIndex, issues: LoadIssue[]): void {
+  const context = DRY_RUN_CONTEXT[service.hook];
+  const emptyKeys = Object.fromEntries(Object.keys(service.prefetch).map((k) => [k, []]));
+  const scope = { now: Date.UTC(2026, 0, 1), index: buildRecordIndex({}, valueSets), referenceable: new Map() };
+  const vars = createVariables(scope, { ...emptyKeys, unavailable: [] });
+  for (const named of service.expressions) {
+    try {
+      vars[named.name] = named.expression.evaluate(context, vars);
+    } catch (e) {
+      issues.push({ file: named.file, pointer: named.pointer, message: `fails on an empty record: ${errorMessage(e)}` });
+      vars[named.name] = [];
+    }
+  }
+  for (const check of checks) {
+    const extra = Object.fromEntries(check.extraVariables.map((v) => [v, []]));
+    try {
+      check.expression.evaluate(context, { ...vars, ...extra });
+    } catch (e) {
+      issues.push({ file, pointer: check.pointer, message: `template expression fails on an empty record: ${errorMessage(e)}` });
+    }
+  }
+}
+
+function checkPrefetch(raw: RawService, file: string, issues: LoadIssue[]): void {
+  const required = Object.entries(raw.prefetch).filter(([, p]) => p.required);
+  for (const [key, p] of Object.entries(raw.prefetch)) {
+    for (const m of p.query.matchAll(/\{\{([^}]*)\}\}/g)) {
+      const token = (m[1] ?? '').trim();
+      const ok = /^context\.[A-Za-z]+$/.test(token) || ['userPractitionerId', 'userPractitionerRoleId', 'userPatientId', 'userRelatedPersonId'].includes(token);
+      if (!ok) issues.push({ file, pointer: `/prefetch/${escapePointer(key)}/query`, message: `prefetch token {{${token}}} is not a CDS Hooks 2.0 token` });
+    }
+  }
+  if (required.length === 0 && Object.keys(raw.prefetch).length > 0) {
+    // Not an error: a service may degrade on everything. Nothing to report.
+  }
+}
+
+/** Loads and checks every definition under `root`; returns the issues instead of throwing. */
+export function checkDefinitions(root: string): { registry?: Registry; issues: LoadIssue[] } {
+  const issues: LoadIssue[] = [];
+  const validate = createSchemaValidator(root);
+
+  const valueSetFiles = readJsonFiles(path.join(root, 'valuesets'), issues, root).filter((f) => validate('valueset', f.data, f.file, issues));
+  const urls = new Map<string, string>();
+  for (const f of valueSetFiles) {
+    const vs = f.data as ValueSet;
+    const prior = urls.get(vs.url as string);
+    if (prior) issues.push({ file: f.file, pointer: '/url', message: `url already defined by ${prior}` });
+    urls.set(vs.url as string, f.file);
+    (vs.compose?.include ?? []).forEach((inc, ii) =>
+      (inc.filter ?? []).forEach((flt, fi) => {
+        try {
+          new RegExp(`^(?:${flt.value})$`);
+        } catch (e) {
+          issues.push({ file: f.file, pointer: `/compose/include/${ii}/filter/${fi}/value`, message: `regex does not compile: ${errorMessage(e)}` });
+        }
+      }),
+    );
+  }
+  const valueSets = buildValueSetIndex(valueSetFiles.map((f) => f.data as ValueSet));
+  const runtime = createExpressionRuntime(valueSets);
+
+  const libraries = new Map<string, { file: string; data: RawLibrary }>();
+  for (const f of readJsonFiles(path.join(root, 'libraries'), issues, root)) {
+    if (!validate('library', f.data, f.file, issues)) continue;
+    const lib = f.data as RawLibrary;
+    if (libraries.has(lib.name)) issues.push({ file: f.file, pointer: '/name', message: `library "${lib.name}" is defined twice` });
+    libraries.set(lib.name, { file: f.file, data: lib });
+  }
+
+  const services = new Map<string, ServiceDefinition>();
+  for (const f of readJsonFiles(root, issues, root)) {
+    if (!validate('service', f.data, f.file, issues)) continue;
+    const raw = f.data as RawService;
+    if (services.has(raw.id)) issues.push({ file: f.file, pointer: '/id', message: `service id "${raw.id}" is defined twice` });
+    checkPrefetch(raw, f.file, issues);
+    const prefetchKeys = new Set(Object.keys(raw.prefetch));
+    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable']), prefetchKeys };
+    const expressions: NamedExpression[] = [];
+    const templates = new Map<string, Record<string, unknown>>();
+    (raw.uses ?? []).forEach((name, i) => {
+      const lib = libraries.get(name);
+      if (!lib) {
+        issues.push({ file: f.file, pointer: `/uses/${i}`, message: `no library named "${name}"` });
+        return;
+      }
+      expressions.push(...compileNamed(lib.data.expressions, lib.file, scope, runtime, valueSets, issues));
+      for (const [k, v] of Object.entries(lib.data.templates ?? {})) templates.set(k, v);
+    });
+    expressions.push(...compileNamed(raw.expressions, f.file, scope, runtime, valueSets, issues));
+    for (const [k, v] of Object.entries(raw.templates ?? {})) {
+      if (templates.has(k)) issues.push({ file: f.file, pointer: `/templates/${k}`, message: `template "${k}" is already defined by a library` });
+      templates.set(k, v);
+    }
+    const checks: TemplateCheck[] = [];
+    const cards = compileCards(raw, f.file, templates, scope, runtime, valueSets, issues, checks);
+    for (const c of checks) {
+      const s: Scope = { variables: new Set([...scope.variables, ...c.extraVariables]), prefetchKeys };
+      checkExpression(c.expression.source, s, runtime, valueSets, f.file, c.pointer, issues);
+    }
+    const service: ServiceDefinition = {
+      id: raw.id,
+      hook: raw.hook,
+      title: raw.title,
+      description: raw.description,
+      usageRequirements: raw.usageRequirements,
+      prefetch: raw.prefetch,
+      expressions,
+      cards,
+    };
+    if (issues.length === 0) dryRun(service, checks, f.file, valueSets, issues);
+    services.set(raw.id, service);
+  }
+  if (issues.length > 0) return { issues };
+  return { issues, registry: deepFreeze({ services, valueSets, runtime }) };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    if (o instanceof Map) for (const v of o.values()) deepFreeze(v);
+    else if (!('compile' in (o as object)) && !('contains' in (o as object))) for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** Loads the registry or throws DefinitionsError listing every issue. */
+export function loadRegistry(root: string): Registry {
+  const { registry, issues } = checkDefinitions(root);
+  if (!registry) throw new DefinitionsError(issues);
+  return registry;
+}

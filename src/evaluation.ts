@@ -1,0 +1,54 @@
+// Evaluates a service's named expressions for one request, in order: each sees %context (the hook
+// context), every prefetch key (a list of resources), %unavailable (keys that could not be read) and
+// every earlier name. One failing expression yields empty and is reported, never a failed request.
+import type { ServiceDefinition } from './definitions';
+import { createVariables, errorMessage, type RequestScope } from './expressions';
+import type { HookRequest } from './hook-request';
+import type { ResolvedPrefetch } from './prefetch';
+import { buildRecordIndex, resourcesOf } from './record-index';
+import type { ValueSetIndex } from './terminology';
+
+type Json = Record<string, unknown>;
+
+export interface Evaluation {
+  readonly context: Json;
+  readonly vars: Record<string, unknown>;
+  /** Expressions that threw on this request's data (name and message, no data). */
+  readonly failures: { name: string; message: string }[];
+}
+
+function referenceableResources(request: HookRequest, keys: ReadonlyMap<string, Json[]>): Map<string, Json> {
+  const map = new Map<string, Json>();
+  const add = (r: Json, fullUrl?: unknown) => {
+    if (typeof r.resourceType === 'string' && typeof r.id === 'string') map.set(`${r.resourceType}/${r.id}`, r);
+    if (typeof fullUrl === 'string') map.set(fullUrl, r);
+  };
+  const draft = request.context.draftOrders as { entry?: { resource?: Json; fullUrl?: string }[] } | undefined;
+  for (const e of Array.isArray(draft?.entry) ? draft.entry : []) if (e?.resource && typeof e.resource === 'object') add(e.resource, e.fullUrl);
+  for (const list of keys.values()) for (const r of list) add(r);
+  return map;
+}
+
+export function evaluateService(service: ServiceDefinition, request: HookRequest, prefetch: ResolvedPrefetch, now: number, valueSets: ValueSetIndex): Evaluation {
+  const index = buildRecordIndex(prefetch.values, valueSets);
+  const scope: RequestScope = { now, index, referenceable: referenceableResources(request, index.keys as ReadonlyMap<string, Json[]>) };
+  const initial: Record<string, unknown> = { unavailable: Object.keys(prefetch.unavailable) };
+  for (const key of Object.keys(service.prefetch)) initial[key] = index.keys.get(key) ?? resourcesOf(undefined);
+  const vars = createVariables(scope, initial);
+  const context = request.context as Json;
+  const failures: { name: string; message: string }[] = [];
+  for (const named of service.expressions) {
+    try {
+      vars[named.name] = named.expression.evaluate(context, vars);
+    } catch (e) {
+      failures.push({ name: named.name, message: errorMessage(e) });
+      vars[named.name] = [];
+    }
+  }
+  return { context, vars, failures };
+}
+
+/** True only for the singleton collection [true]. */
+export function isTrue(value: unknown): boolean {
+  return Array.isArray(value) && value.length === 1 && value[0] === true;
+}
