@@ -264,7 +264,7 @@ class ReplayStore {
 }
 
 /** Builds the verifier once at start-up; it owns the per-URL JWKS caches and the replay store. */
-export function createClientVerifier(settings: AuthSettings, log: Logger, now: () => number = Date.now): ClientVerifier {
+export function createClientVerifier(settings: AuthSettings, log: Logger, now: () => number = () => Date.now()): ClientVerifier {
   const clientsByIss = new Map(settings.clients.map((c) => [c.iss, c] as const));
   const localSets = new Map<string, JWTVerifyGetKey>();
   for (const c of settings.clients) if (c.jwks) localSets.set(c.iss, createLocalJWKSet(c.jwks));

@@ -87,6 +87,32 @@ function medicationConcept(req: Json, scope: RequestScope): unknown {
   return target?.resourceType === 'Medication' ? target.code : undefined;
 }
 
+const USABLE_CLINICAL = new Set(['active', 'recurrence', 'relapse']);
+const USABLE_VERIFICATION = new Set(['confirmed', 'provisional', 'unconfirmed']);
+const USABLE_RESULT = new Set(['final', 'amended', 'corrected']);
+
+function conceptCodes(c: unknown): string[] {
+  return codingsOfConcept(c).map((x) => x.code).filter((x): x is string => typeof x === 'string');
+}
+
+function isUsable(r: Json): boolean {
+  switch (r.resourceType) {
+    case 'Condition': {
+      const clinical = conceptCodes(r.clinicalStatus);
+      const verification = conceptCodes(r.verificationStatus);
+      return (r.clinicalStatus === undefined || clinical.some((c) => USABLE_CLINICAL.has(c))) &&
+        (r.verificationStatus === undefined || verification.some((c) => USABLE_VERIFICATION.has(c)));
+    }
+    case 'Observation':
+    case 'DiagnosticReport':
+      return USABLE_RESULT.has(r.status as string);
+    case 'Procedure':
+      return r.status === 'completed';
+    default:
+      return true;
+  }
+}
+
 interface InvocationEntry {
   fn: (this: FpContext, inputs: unknown[], ...params: never[]) => unknown[];
   arity?: Record<number, string[]>;
@@ -155,6 +181,30 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       },
       internalStructures: true,
     },
+    // usable(): clinical-rules §2 "usable" resources. Conditions: clinicalStatus absent/active/recurrence/relapse
+    // and verificationStatus absent/confirmed/provisional/unconfirmed; Observations and DiagnosticReports: status
+    // final/amended/corrected; Procedures: completed. Never dated after now.
+    usable: {
+      fn(this: FpContext, inputs: unknown[]) {
+        const now = scopeOf(this).now;
+        return inputs.filter((n) => {
+          const r = dataOf(n) as Json;
+          if (!r || typeof r !== 'object' || !isUsable(r)) return false;
+          const t = clinicalDateOf(r);
+          return t === undefined || t <= now;
+        });
+      },
+      internalStructures: true,
+    },
+    // withStatus('a,b'): resources whose status is one of the listed codes (a fast filter for large charts).
+    withStatus: {
+      fn(this: FpContext, inputs: unknown[], list: string) {
+        const wanted = new Set(list.split(',').map((s) => s.trim()));
+        return inputs.filter((n) => wanted.has((dataOf(n) as Json | undefined)?.status as string));
+      },
+      arity: { 1: ['String'] },
+      internalStructures: true,
+    },
     // latest(): the newest dated item (ties: the later one in the record).
     latest: {
       fn(this: FpContext, inputs: unknown[]) {
@@ -203,7 +253,7 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
         }
         return out;
       },
-      arity: { 1: ['String'], 2: ['String', 'Decimal'] },
+      arity: { 1: ['String'], 2: ['String', 'Number'] },
       internalStructures: true,
     },
     // medication(): the CodeableConcept of the drug a MedicationRequest orders (inline or referenced Medication).

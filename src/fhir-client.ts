@@ -308,7 +308,7 @@ async function fetchPage(url: URL, job: KeyJob, isRead: boolean): Promise<FhirRe
       target = dest;
       continue;
     }
-    if (RETRYABLE.has(res.status) && !job.signal.aborted) {
+    if (RETRYABLE.has(res.status) && !retried && !job.signal.aborted) {
       await discard(res);
       retried = true;
       continue;

@@ -20,7 +20,7 @@ export interface SearchOptions {
   maxCount?: number;
 }
 
-type SearchParamName = '_id' | 'patient' | 'code' | 'category' | 'status' | 'clinical-status' | 'date';
+export type SearchParamName = '_id' | 'patient' | 'code' | 'category' | 'status' | 'clinical-status' | 'date';
 
 /** A resource seen through loose eyes: the search code reads elements that not every type declares. */
 type LooseResource = FhirResource & Record<string, unknown>;
@@ -49,6 +49,11 @@ const UNKNOWN_TYPE_PARAMS: readonly SearchParamName[] = ['_id', 'patient', 'stat
 
 // ---------------------------------------------------------------------------------------------
 // Public API
+
+/** The search parameters `type` supports besides `_count` and `_sort` (for a CapabilityStatement). */
+export function searchParamsOf(type: string): readonly SearchParamName[] {
+  return TYPE_PARAMS[type] ?? UNKNOWN_TYPE_PARAMS;
+}
 
 /**
  * Runs `query` (relative: `Type/id` or `Type?params`) against `resources`. Without `options.baseUrl`
@@ -172,7 +177,7 @@ interface SearchPlan {
 }
 
 function planSearch(type: string, params: [string, string][], paging: boolean): SearchPlan | { errors: IssueInput[] } {
-  const allowed = TYPE_PARAMS[type] ?? UNKNOWN_TYPE_PARAMS;
+  const allowed = searchParamsOf(type);
   const errors: IssueInput[] = [];
   const filters: Filter[] = [];
   const echo = new URLSearchParams();

@@ -29,7 +29,7 @@ function hookRequest(overrides: Partial<HookRequest> = {}): HookRequest {
 
 const patient: FhirResource = { resourceType: 'Patient', id: 'p1' };
 const obs = (id: string): FhirResource => ({ resourceType: 'Observation', id, status: 'final', code: { text: id } });
-function searchset(resources: FhirResource[], next?: string): Bundle {
+function searchset(resources: FhirResource[], next?: string): Bundle<FhirResource> {
   return {
     resourceType: 'Bundle',
     type: 'searchset',
@@ -55,6 +55,8 @@ beforeEach(() => {
   unmatched = [];
 });
 afterEach(() => {
+  // The never-answering server's delay timer belongs to nock; aborting it lets jest exit promptly.
+  nock.abortPendingRequests();
   nock.cleanAll();
 });
 
@@ -320,7 +322,7 @@ describe('failures', () => {
     nock(EHR).get('/fhir/Patient/p1').reply(200, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing' }] });
     expect(reasonOf(await fetchOne('Patient/p1'))).toBe('server reported an error');
 
-    const withOutcome = (severity: 'error' | 'warning', mode: 'outcome' | 'match'): Bundle => {
+    const withOutcome = (severity: 'error' | 'warning', mode: 'outcome' | 'match'): Bundle<FhirResource> => {
       const b = searchset([obs('o1')]);
       b.entry?.push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity, code: 'processing' }] }, search: { mode } });
       return b;
