@@ -129,8 +129,18 @@ const DRY_RUN_CONTEXT: Record<HookName, Record<string, unknown>> = {
 interface RawLibrary {
   name: string;
   description: string;
+  prefetch?: Record<string, PrefetchKey>;
   expressions: Record<string, string>;
   templates?: Record<string, Record<string, unknown>>;
+  suggestionSets?: Record<string, RawSuggestion[]>;
+  cards?: RawCard[];
+}
+
+interface RawSuggestion {
+  label: string;
+  when?: string;
+  isRecommended?: boolean;
+  actions: RawAction[];
 }
 
 interface RawAction {
@@ -152,7 +162,8 @@ interface RawCard {
   detail?: string | string[];
   source: { label: string; url: string; icon?: string };
   selectionBehavior?: 'any' | 'at-most-one';
-  suggestions?: { label: string; when?: string; isRecommended?: boolean; actions: RawAction[] }[];
+  /** Suggestions, or the name of a library's suggestion set. */
+  suggestions?: RawSuggestion[] | string;
   overrideReasons?: Coding3[];
   links?: { label: string; url: string; type: 'absolute' }[];
 }
@@ -163,7 +174,7 @@ interface RawService {
   title: string;
   description: string;
   usageRequirements?: string;
-  prefetch: Record<string, PrefetchKey>;
+  prefetch?: Record<string, PrefetchKey>;
   uses?: string[];
   expressions: Record<string, string>;
   templates?: Record<string, Record<string, unknown>>;
@@ -292,8 +303,10 @@ interface TemplateCheck extends TemplateExpression {
 }
 
 function compileCards(
-  raw: RawService,
+  rawCards: RawCard[],
   file: string,
+  suggestionSets: Map<string, RawSuggestion[]>,
+  topics: Set<string>,
   templates: Map<string, Record<string, unknown>>,
   scope: Scope,
   runtime: ExpressionRuntime,
@@ -310,15 +323,20 @@ function compileCards(
     checks.push(...compiled.expressions.map((e) => ({ ...e, extraVariables: extra })));
     return compiled;
   };
-  const topics = new Set<string>();
-  return raw.cards.map((card, ci) => {
+  return rawCards.map((card, ci) => {
     const cp = `/cards/${ci}`;
     if (topics.has(card.topic.code)) issues.push({ file, pointer: `${cp}/topic/code`, message: `topic "${card.topic.code}" is used by two cards (at most one card per topic)` });
     topics.add(card.topic.code);
     requireName(card.when, `${cp}/when`);
     if (typeof card.indicator === 'object') requireName(card.indicator.expression, `${cp}/indicator/expression`);
-    const suggestions = (card.suggestions ?? []).map((s, si) => {
-      const sp = `${cp}/suggestions/${si}`;
+    let rawSuggestions: RawSuggestion[] = [];
+    if (typeof card.suggestions === 'string') {
+      const set = suggestionSets.get(card.suggestions);
+      if (!set) issues.push({ file, pointer: `${cp}/suggestions`, message: `no suggestion set named "${card.suggestions}"` });
+      rawSuggestions = set ?? [];
+    } else rawSuggestions = card.suggestions ?? [];
+    const suggestions = rawSuggestions.map((s, si) => {
+      const sp = typeof card.suggestions === 'string' ? `${cp}/suggestions(${card.suggestions})/${si}` : `${cp}/suggestions/${si}`;
       requireName(s.when, `${sp}/when`);
       const actions = s.actions.map((a, ai): ActionDefinition => {
         const ap = `${sp}/actions/${ai}`;
@@ -391,17 +409,13 @@ function dryRun(service: ServiceDefinition, checks: TemplateCheck[], file: strin
   }
 }
 
-function checkPrefetch(raw: RawService, file: string, issues: LoadIssue[]): void {
-  const required = Object.entries(raw.prefetch).filter(([, p]) => p.required);
-  for (const [key, p] of Object.entries(raw.prefetch)) {
+function checkPrefetch(prefetch: Record<string, PrefetchKey>, file: string, issues: LoadIssue[]): void {
+  for (const [key, p] of Object.entries(prefetch)) {
     for (const m of p.query.matchAll(/\{\{([^}]*)\}\}/g)) {
       const token = (m[1] ?? '').trim();
       const ok = /^context\.[A-Za-z]+$/.test(token) || ['userPractitionerId', 'userPractitionerRoleId', 'userPatientId', 'userRelatedPersonId'].includes(token);
       if (!ok) issues.push({ file, pointer: `/prefetch/${escapePointer(key)}/query`, message: `prefetch token {{${token}}} is not a CDS Hooks 2.0 token` });
     }
-  }
-  if (required.length === 0 && Object.keys(raw.prefetch).length > 0) {
-    // Not an error: a service may degrade on everything. Nothing to report.
   }
 }
 
@@ -443,27 +457,40 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
     if (!validate('service', f.data, f.file, issues)) continue;
     const raw = f.data as RawService;
     if (services.has(raw.id)) issues.push({ file: f.file, pointer: '/id', message: `service id "${raw.id}" is defined twice` });
-    checkPrefetch(raw, f.file, issues);
-    const prefetchKeys = new Set(Object.keys(raw.prefetch));
+    const used = (raw.uses ?? []).flatMap((name, i) => {
+      const lib = libraries.get(name);
+      if (!lib) issues.push({ file: f.file, pointer: `/uses/${i}`, message: `no library named "${name}"` });
+      return lib ? [lib] : [];
+    });
+    // Prefetch: the libraries' templates (the data they read), then the service's own.
+    const prefetch: Record<string, PrefetchKey> = {};
+    for (const lib of used) Object.assign(prefetch, lib.data.prefetch ?? {});
+    Object.assign(prefetch, raw.prefetch ?? {});
+    checkPrefetch(prefetch, f.file, issues);
+    const prefetchKeys = new Set(Object.keys(prefetch));
     const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable']), prefetchKeys };
     const expressions: NamedExpression[] = [];
     const templates = new Map<string, Record<string, unknown>>();
-    (raw.uses ?? []).forEach((name, i) => {
-      const lib = libraries.get(name);
-      if (!lib) {
-        issues.push({ file: f.file, pointer: `/uses/${i}`, message: `no library named "${name}"` });
-        return;
+    const suggestionSets = new Map<string, RawSuggestion[]>();
+    const define = <T>(map: Map<string, T>, entries: Record<string, T> | undefined, file: string, kind: string) => {
+      for (const [k, v] of Object.entries(entries ?? {})) {
+        if (map.has(k)) issues.push({ file, pointer: `/${kind}/${escapePointer(k)}`, message: `${kind} "${k}" is defined twice` });
+        map.set(k, v);
       }
+    };
+    for (const lib of used) {
       expressions.push(...compileNamed(lib.data.expressions, lib.file, scope, runtime, valueSets, issues));
-      for (const [k, v] of Object.entries(lib.data.templates ?? {})) templates.set(k, v);
-    });
-    expressions.push(...compileNamed(raw.expressions, f.file, scope, runtime, valueSets, issues));
-    for (const [k, v] of Object.entries(raw.templates ?? {})) {
-      if (templates.has(k)) issues.push({ file: f.file, pointer: `/templates/${k}`, message: `template "${k}" is already defined by a library` });
-      templates.set(k, v);
+      define(templates, lib.data.templates, lib.file, 'templates');
+      define(suggestionSets, lib.data.suggestionSets, lib.file, 'suggestionSets');
     }
+    expressions.push(...compileNamed(raw.expressions, f.file, scope, runtime, valueSets, issues));
+    define(templates, raw.templates, f.file, 'templates');
     const checks: TemplateCheck[] = [];
-    const cards = compileCards(raw, f.file, templates, scope, runtime, valueSets, issues, checks);
+    const topics = new Set<string>();
+    const cards = [
+      ...used.flatMap((lib) => compileCards(lib.data.cards ?? [], lib.file, suggestionSets, topics, templates, scope, runtime, valueSets, issues, checks)),
+      ...compileCards(raw.cards, f.file, suggestionSets, topics, templates, scope, runtime, valueSets, issues, checks),
+    ];
     for (const c of checks) {
       const s: Scope = { variables: new Set([...scope.variables, ...c.extraVariables]), prefetchKeys };
       checkExpression(c.expression.source, s, runtime, valueSets, f.file, c.pointer, issues);
@@ -474,7 +501,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       title: raw.title,
       description: raw.description,
       usageRequirements: raw.usageRequirements,
-      prefetch: raw.prefetch,
+      prefetch,
       expressions,
       cards,
     };

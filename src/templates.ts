@@ -26,7 +26,9 @@ export type CompiledValue =
   | { kind: 'whole'; expr: CompiledExpression }
   | { kind: 'text'; text: CompiledText }
   | { kind: 'array'; items: CompiledValue[] }
-  | { kind: 'object'; entries: [string, CompiledValue][] };
+  | { kind: 'object'; entries: [string, CompiledValue][] }
+  /** `{"$base": "{{expr}}", "$append": {"a.b": value}}`: a copy of a resource with values appended to arrays. */
+  | { kind: 'merge'; base: CompiledExpression; appends: [string[], CompiledValue][] };
 
 export type Evaluate = (expr: CompiledExpression) => unknown[];
 
@@ -89,6 +91,15 @@ export function compileValue(value: unknown, runtime: ExpressionRuntime, pointer
     return { kind: 'text', text };
   }
   if (Array.isArray(value)) return { kind: 'array', items: value.map((v, i) => compileValue(v, runtime, `${pointer}/${i}`, found)) };
+  if (value && typeof value === 'object' && '$base' in value) {
+    const v = value as { $base?: unknown; $append?: Record<string, unknown> };
+    const whole = typeof v.$base === 'string' ? WHOLE.exec(v.$base) : null;
+    if (!whole) throw new Error(`${pointer}/$base must be a single {{expression}}`);
+    const base = runtime.compile((whole[1] ?? '').trim());
+    found.push({ expression: base, pointer: `${pointer}/$base` });
+    const appends = Object.entries(v.$append ?? {}).map(([p, x]): [string[], CompiledValue] => [p.split('.'), compileValue(x, runtime, `${pointer}/$append/${p}`, found)]);
+    return { kind: 'merge', base, appends };
+  }
   if (value && typeof value === 'object') {
     return {
       kind: 'object',
@@ -128,6 +139,24 @@ export function renderValue(c: CompiledValue, evaluate: Evaluate): unknown {
         if (r !== undefined && !(typeof r === 'object' && r !== null && !Array.isArray(r) && Object.keys(r).length === 0)) out[k] = r;
       }
       return Object.keys(out).length ? out : undefined;
+    }
+    case 'merge': {
+      const base = evaluate(c.base).map(toPlain)[0];
+      if (!base || typeof base !== 'object') return undefined;
+      const copy = structuredClone(base) as Record<string, unknown>;
+      for (const [path, valueTemplate] of c.appends) {
+        const value = renderValue(valueTemplate, evaluate);
+        if (value === undefined) continue;
+        let target: Record<string, unknown> = copy;
+        for (const key of path.slice(0, -1)) {
+          if (!target[key] || typeof target[key] !== 'object') target[key] = {};
+          target = target[key] as Record<string, unknown>;
+        }
+        const last = path[path.length - 1] as string;
+        const existing = target[last];
+        target[last] = [...(Array.isArray(existing) ? existing : existing === undefined ? [] : [existing]), value];
+      }
+      return copy;
     }
     default:
       return undefined;
