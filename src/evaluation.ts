@@ -23,7 +23,7 @@ function referenceableResources(request: HookRequest, keys: ReadonlyMap<string, 
     if (typeof r.resourceType === 'string' && typeof r.id === 'string') map.set(`${r.resourceType}/${r.id}`, r);
     if (typeof fullUrl === 'string') map.set(fullUrl, r);
   };
-  const draft = request.context.draftOrders as { entry?: { resource?: Json; fullUrl?: string }[] } | undefined;
+  const draft = request.context.draftOrders as unknown as { entry?: { resource?: Json; fullUrl?: string }[] } | undefined;
   for (const e of Array.isArray(draft?.entry) ? draft.entry : []) if (e?.resource && typeof e.resource === 'object') add(e.resource, e.fullUrl);
   for (const list of keys.values()) for (const r of list) add(r);
   return map;

@@ -205,6 +205,34 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       arity: { 1: ['String'] },
       internalStructures: true,
     },
+    // largestFall(days, unit[, molarFactor]): the largest decrease of a result value from an earlier result to a later
+    // one taken no more than `days` after it (a trend over a window, e.g. an acute hemoglobin drop); empty without a pair.
+    largestFall: {
+      fn(this: FpContext, inputs: unknown[], days: number, unit: string, molarFactor?: number) {
+        const points: { t: number; v: number }[] = [];
+        for (const n of inputs) {
+          const r = dataOf(n) as Json;
+          const t = r && typeof r === 'object' ? clinicalDateOf(r) : undefined;
+          const q = r?.valueQuantity as QuantityLike | undefined;
+          const v = q ? quantityIn(q, unit, molarFactor) : undefined;
+          if (t !== undefined && v !== undefined) points.push({ t, v });
+        }
+        points.sort((a, b) => a.t - b.t);
+        const span = days * 86_400_000;
+        let best: number | undefined;
+        for (let j = 0; j < points.length; j++) {
+          const later = points[j] as { t: number; v: number };
+          for (let i = j - 1; i >= 0; i--) {
+            const earlier = points[i] as { t: number; v: number };
+            if (later.t - earlier.t > span) break;
+            if (earlier.t < later.t && (best === undefined || earlier.v - later.v > best)) best = earlier.v - later.v;
+          }
+        }
+        return best === undefined ? [] : [Number(best.toPrecision(12))];
+      },
+      arity: { 2: ['Integer', 'String'], 3: ['Integer', 'String', 'Number'] },
+      internalStructures: true,
+    },
     // latest(): the newest dated item (ties: the later one in the record).
     latest: {
       fn(this: FpContext, inputs: unknown[]) {

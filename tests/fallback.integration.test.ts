@@ -126,6 +126,11 @@ describe.each([...new Set(cases.map((c) => c.service))])('%s golden cases throug
     if (res.status === 200) problems.push(...responseViolations(res.body));
     expect({ case: c.data.description, problems }).toEqual({ case: c.data.description, problems: [] });
 
+    if (c.data.expect.status === 400) {
+      // An invalid request is rejected before any FHIR call.
+      expect(seen).toEqual([]);
+      return;
+    }
     // The data came from the FHIR server, for this patient, each call carrying the client's token.
     expect(seen.length).toBeGreaterThanOrEqual(Object.keys(registry.services.get(service)?.prefetch ?? {}).length);
     expect(seen.map((s) => s.method)).toEqual(seen.map(() => 'GET'));
