@@ -21,6 +21,8 @@ export function createDemoFhirApp(resources: FhirResource[]): express.Express {
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
     res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization, Accept');
     if (req.method === 'OPTIONS') {
+      // Chrome's Private/Local Network Access: the public sandbox page asks before it may call localhost.
+      if (req.headers['access-control-request-private-network'] === 'true') res.setHeader('Access-Control-Allow-Private-Network', 'true');
       res.status(204).end();
       return;
     }
@@ -139,7 +141,8 @@ const PARAM_TYPES: Record<SearchParamName, 'token' | 'reference' | 'date'> = {
   date: 'date',
 };
 
-// `node dist/src/demo-fhir-server.js [dir]`: serves the fixtures at http://127.0.0.1:8081/fhir (loopback only).
+// `node dist/demo-fhir-server.js [dir]`: only the FHIR server, over the fixtures (dir relative to the working
+// directory), at http://127.0.0.1:8081/fhir (loopback only). `npm run demo` starts it together with the service.
 if (require.main === module) {
   const port = Number(process.env.DEMO_FHIR_PORT ?? 8081);
   const host = process.env.DEMO_FHIR_HOST ?? '127.0.0.1';

@@ -154,6 +154,17 @@ describe('CORS and other routes', () => {
     const pre = await request(app).options('/Observation').set('Origin', 'https://sandbox.cds-hooks.org').set('Access-Control-Request-Method', 'GET').expect(204);
     expect(pre.headers['access-control-allow-origin']).toBe('*');
     expect(pre.headers['access-control-allow-headers']).toMatch(/Authorization/);
+    expect(pre.headers['access-control-allow-private-network']).toBeUndefined();
+  });
+
+  it('answers a private-network preflight (a public sandbox page calling localhost)', async () => {
+    const pre = await request(app)
+      .options('/Patient/pat-1')
+      .set('Origin', 'https://sandbox.cds-hooks.org')
+      .set('Access-Control-Request-Method', 'GET')
+      .set('Access-Control-Request-Private-Network', 'true')
+      .expect(204);
+    expect(pre.headers['access-control-allow-private-network']).toBe('true');
   });
 
   it('is read-only', async () => {

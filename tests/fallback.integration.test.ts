@@ -1,6 +1,7 @@
 // FHIR fallback end to end: every golden case posted WITHOUT prefetch, with fhirServer pointing at the demo
 // FHIR server on a real loopback socket, must give the same cards as with prefetch; plus the time budget
 // against a FHIR server that never answers, and the sandbox's fhirServer-without-token combination.
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import express from 'express';
 import { createApp } from '../src/app';
 import { readConfig } from '../src/config';
 import { loadRegistry, type Registry } from '../src/definitions';
+import { startDemo, type DemoHandle } from '../src/demo';
 import { createDemoFhirApp, loadFixturePatients } from '../src/demo-fhir-server';
 import { createFeedbackStore } from '../src/feedback';
 import { fetchPrefetchKeys, type FhirFetchSettings } from '../src/fhir-client';
@@ -192,6 +194,8 @@ describe('a FHIR server that never answers', () => {
       connections++;
     };
     silent.on('connection', onConnection);
+    // Warm the service path (parsing, validation, evaluation) so the timing measures the budget, not first-call costs.
+    expect((await postHook(budgetBase, c.service, requestWithoutPrefetch(c, fhirBase, DEMO_AUTH))).status).toBe(200);
 
     const started = performance.now();
     const res = await postHook(budgetBase, c.service, body);
@@ -207,5 +211,51 @@ describe('a FHIR server that never answers', () => {
     expect(res.status).toBe(412);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(JSON.stringify(res.body)).toContain('timed out');
+  });
+});
+
+describe('npm run demo (startDemo)', () => {
+  let demo: DemoHandle | undefined;
+
+  afterAll(async () => {
+    await demo?.close();
+  });
+
+  it('refuses to run in production', async () => {
+    await expect(startDemo({ NODE_ENV: 'production', PORT: '0', DEMO_FHIR_PORT: '0' }, createLogger({ level: 'silent' }))).rejects.toThrow(/production/);
+  });
+
+  it('serves discovery and the fixture patients, and its sandbox links work as the sandbox would use them', async () => {
+    demo = await startDemo({ NODE_ENV: 'test', PORT: '0', DEMO_FHIR_PORT: '0' }, createLogger({ level: 'silent' }));
+
+    const patientFiles = fs.readdirSync(path.join(FIXTURES, 'patients')).filter((f) => f.endsWith('.json'));
+    expect([...demo.patientIds].sort()).toEqual(patientFiles.map((f) => f.replace(/\.json$/, '')).sort());
+    expect(demo.sandboxUrls).toHaveLength(demo.patientIds.length);
+
+    const discovery = await fetch(demo.discoveryUrl);
+    expect(discovery.status).toBe(200);
+    const ids = ((await discovery.json()) as { services: { id: string }[] }).services.map((s) => s.id).sort();
+    expect(ids).toEqual([...registry.services.keys()].sort());
+
+    // Follow one link the way the sandbox does: patient from fhirServiceUrl, hook call with fhirServer and no token.
+    const c = cases.find((x) => x.service === 'iph-patient-view' && (x.data.expect.cards?.length ?? 0) > 0);
+    if (!c) throw new Error('no patient-view case with cards');
+    const link = demo.sandboxUrls.find((u) => new URL(u).searchParams.get('patientId') === c.data.patient);
+    if (!link) throw new Error(`no sandbox link for ${String(c.data.patient)}`);
+    const params = new URL(link).searchParams;
+    expect(link.startsWith('https://sandbox.cds-hooks.org/?')).toBe(true);
+    expect(params.get('serviceDiscoveryURL')).toBe(demo.discoveryUrl);
+    const fhirServiceUrl = params.get('fhirServiceUrl') ?? '';
+    expect(fhirServiceUrl).toMatch(/^http:\/\/localhost:\d+\/fhir$/);
+
+    const patient = await fetch(`${fhirServiceUrl}/Patient/${c.data.patient}`, { headers: { Origin: 'https://sandbox.cds-hooks.org' } });
+    expect(patient.status).toBe(200);
+    expect(patient.headers.get('access-control-allow-origin')).toBe('*');
+
+    const body = requestWithoutPrefetch(c, fhirServiceUrl, undefined);
+    jest.useFakeTimers({ now: new Date(c.data.now), doNotFake: [...ONLY_DATE] });
+    const res = await postHook(demo.discoveryUrl.replace(/\/cds-services$/, ''), c.service, body);
+    jest.useRealTimers();
+    expect(compareWithExpected(c.data, res.status, res.body)).toEqual([]);
   });
 });
