@@ -300,6 +300,8 @@ function compileNamed(
 
 interface TemplateCheck extends TemplateExpression {
   extraVariables: string[];
+  /** The file that holds the template (a library's cards are checked for each service that uses it). */
+  file: string;
 }
 
 function compileCards(
@@ -319,9 +321,14 @@ function compileCards(
     if (name !== undefined && !names.has(name)) issues.push({ file, pointer, message: `no expression named "${name}"` });
   };
   const text = (t: string | string[], pointer: string, extra: string[] = []): CompiledText => {
-    const compiled = compileText(t, runtime, pointer);
-    checks.push(...compiled.expressions.map((e) => ({ ...e, extraVariables: extra })));
-    return compiled;
+    try {
+      const compiled = compileText(t, runtime, pointer);
+      checks.push(...compiled.expressions.map((e) => ({ ...e, extraVariables: extra, file })));
+      return compiled;
+    } catch (e) {
+      issues.push({ file, pointer, message: `template FHIRPath does not compile: ${errorMessage(e).split('\n')[0]}` });
+      return { lines: [], expressions: [] };
+    }
   };
   return rawCards.map((card, ci) => {
     const cp = `/cards/${ci}`;
@@ -356,7 +363,7 @@ function compileCards(
           } catch (e) {
             issues.push({ file, pointer: `${ap}/resource`, message: `template FHIRPath does not compile: ${errorMessage(e).split('\n')[0]}` });
           }
-          checks.push(...found.map((f) => ({ ...f, extraVariables: extra })));
+          checks.push(...found.map((f) => ({ ...f, extraVariables: extra, file })));
         }
         return {
           type: a.type,
@@ -404,9 +411,15 @@ function dryRun(service: ServiceDefinition, checks: TemplateCheck[], file: strin
     try {
       check.expression.evaluate(context, { ...vars, ...extra });
     } catch (e) {
-      issues.push({ file, pointer: check.pointer, message: `template expression fails on an empty record: ${errorMessage(e)}` });
+      issues.push({ file: check.file, pointer: check.pointer, message: `template expression fails on an empty record: ${errorMessage(e)}` });
     }
   }
+}
+
+function withoutFilters(vs: ValueSet, bad: ReadonlySet<unknown>): ValueSet {
+  if (bad.size === 0 || !vs.compose) return vs;
+  const include = vs.compose.include.map((inc) => (inc.filter ? { ...inc, filter: inc.filter.filter((flt) => !bad.has(flt)) } : inc));
+  return { ...vs, compose: { ...vs.compose, include } };
 }
 
 function checkPrefetch(prefetch: Record<string, PrefetchKey>, file: string, issues: LoadIssue[]): void {
@@ -425,6 +438,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
   const validate = createSchemaValidator(root);
 
   const valueSetFiles = readJsonFiles(path.join(root, 'valuesets'), issues, root).filter((f) => validate('valueset', f.data, f.file, issues));
+  const badFilters = new Set<unknown>();
   const urls = new Map<string, string>();
   for (const f of valueSetFiles) {
     const vs = f.data as ValueSet;
@@ -436,12 +450,14 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
         try {
           new RegExp(`^(?:${flt.value})$`);
         } catch (e) {
+          badFilters.add(flt);
           issues.push({ file: f.file, pointer: `/compose/include/${ii}/filter/${fi}/value`, message: `regex does not compile: ${errorMessage(e)}` });
         }
       }),
     );
   }
-  const valueSets = buildValueSetIndex(valueSetFiles.map((f) => f.data as ValueSet));
+  // A filter whose regex does not compile is already an issue: index the rest so every other check still runs.
+  const valueSets = buildValueSetIndex(valueSetFiles.map((f) => withoutFilters(f.data as ValueSet, badFilters)));
   const runtime = createExpressionRuntime(valueSets);
 
   const libraries = new Map<string, { file: string; data: RawLibrary }>();
@@ -493,7 +509,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
     ];
     for (const c of checks) {
       const s: Scope = { variables: new Set([...scope.variables, ...c.extraVariables]), prefetchKeys };
-      checkExpression(c.expression.source, s, runtime, valueSets, f.file, c.pointer, issues);
+      checkExpression(c.expression.source, s, runtime, valueSets, c.file, c.pointer, issues);
     }
     const service: ServiceDefinition = {
       id: raw.id,
@@ -508,8 +524,10 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
     if (issues.length === 0) dryRun(service, checks, f.file, valueSets, issues);
     services.set(raw.id, service);
   }
-  if (issues.length > 0) return { issues };
-  return { issues, registry: deepFreeze({ services, valueSets, runtime }) };
+  // A library's issue is found once per service that uses it: report it once.
+  const unique = [...new Map(issues.map((i) => [formatIssue(i), i])).values()];
+  if (unique.length > 0) return { issues: unique };
+  return { issues: unique, registry: deepFreeze({ services, valueSets, runtime }) };
 }
 
 function deepFreeze<T>(o: T): T {

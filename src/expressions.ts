@@ -27,6 +27,8 @@ export interface RequestScope {
   index: RecordIndex;
   /** Resources a reference may point to besides contained ones (draft orders, prefetched Medications). */
   referenceable: ReadonlyMap<string, Json>;
+  /** DateTime values already built in this request (fhirpath.js parses them again on every comparison otherwise). */
+  dateTimes?: Map<number, unknown>;
 }
 
 /** Name of the evaluation variable carrying the RequestScope; `@` keeps it out of reach of expressions. */
@@ -52,8 +54,15 @@ function epochOf(node: unknown): number | undefined {
   return undefined;
 }
 
-function dateTimeNode(ctx: unknown, ms: number): unknown {
-  return new fpTypes.FP_DateTime(ctx, new Date(ms).toISOString());
+function dateTimeNode(ctx: FpContext, ms: number): unknown {
+  const scope = scopeOf(ctx);
+  const cache = (scope.dateTimes ??= new Map());
+  let node = cache.get(ms);
+  if (node === undefined) {
+    node = new fpTypes.FP_DateTime(ctx, new Date(ms).toISOString());
+    cache.set(ms, node);
+  }
+  return node;
 }
 
 function resourceNode(ctx: unknown, resource: unknown): unknown {
@@ -273,7 +282,8 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       fn(this: FpContext, inputs: unknown[], unit: string, molarFactor?: number) {
         const out: number[] = [];
         for (const n of inputs) {
-          let q: unknown = n instanceof fpTypes.FP_Quantity ? { value: n.value, code: n.unit.replace(/^'|'$/g, ''), system: 'http://unitsofmeasure.org' } : dataOf(n);
+          // fhirpath.js keeps a quantity's value as a decimal object, not a number.
+          let q: unknown = n instanceof fpTypes.FP_Quantity ? { value: Number(n.value), code: n.unit.replace(/^'|'$/g, ''), system: 'http://unitsofmeasure.org' } : dataOf(n);
           if (q && typeof q === 'object' && (q as Json).resourceType) q = (q as Json).valueQuantity;
           if (!q || typeof q !== 'object') continue;
           const v = quantityIn(q as QuantityLike, unit, molarFactor);
@@ -312,7 +322,7 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
 /** Converts fhirpath.js results (ResourceNodes, FP types) to plain JSON values for templates. */
 export function toPlain(v: unknown): unknown {
   if (v instanceof fpTypes.ResourceNode) return v.data;
-  if (v instanceof fpTypes.FP_Quantity) return { value: v.value, unit: String(v.unit).replace(/^'|'$/g, '') };
+  if (v instanceof fpTypes.FP_Quantity) return { value: Number(v.value), unit: String(v.unit).replace(/^'|'$/g, '') };
   if (v instanceof fpTypes.FP_TimeBase) return v.toString();
   if (v && typeof v === 'object' && typeof (v as { toString?: unknown }).toString === 'function' && v.constructor?.name?.startsWith('FP_')) {
     return Number((v as { toString(): string }).toString());

@@ -4,9 +4,10 @@
 import { toPlain, type CompiledExpression, type ExpressionRuntime } from './expressions';
 import { describeValue } from './evidence';
 
-const PLACEHOLDER = /\{\{([\s\S]+?)\}\}/g;
-const WHOLE = /^\{\{([\s\S]+?)\}\}$/;
-const LIST_LINE = /^(\s*(?:[-*]|\d+\.)?\s*)\{\{([\s\S]+?)\}\}\s*$/;
+// A placeholder never spans `}}`: `{{%a}} and {{%b}}` is two placeholders, not one whose FHIRPath is `%a}} and {{%b`.
+const PLACEHOLDER = /\{\{((?:(?!\}\})[\s\S])+?)\}\}/g;
+const WHOLE = /^\{\{((?:(?!\}\})[\s\S])+?)\}\}$/;
+const LIST_LINE = /^(\s*(?:[-*]|\d+\.)?\s*)\{\{((?:(?!\}\})[\s\S])+?)\}\}\s*$/;
 
 export interface TemplateExpression {
   expression: CompiledExpression;
