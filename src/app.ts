@@ -9,6 +9,7 @@ import { clientAuthMiddleware, type ClientVerifier } from './auth';
 import { renderCards } from './cards';
 import type { Config } from './config';
 import type { Registry } from './definitions';
+import { stripData } from './logger';
 import { errorMiddleware, HttpError } from './errors';
 import { evaluateService } from './evaluation';
 import { validateFeedback, type FeedbackStore } from './feedback';
@@ -34,12 +35,17 @@ function callLog(res: Response): CallLog {
   return (res.locals.call ??= {}) as CallLog;
 }
 
+const SERVICE_PATH = /^\/cds-services\/([^/]+)(?:\/feedback)?\/?$/;
+
 /** One log line per call: ids, status, duration, card topics, the client's iss/jti. Never bodies or tokens. */
-function accessLog(log: Logger): RequestHandler {
+function accessLog(log: Logger, registry: Registry): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const call = callLog(res);
+      // Calls rejected before their handler ran (401, 413, 415, unparseable JSON) still name the known service.
+      const routed = SERVICE_PATH.exec(req.path)?.[1];
+      if (call.service === undefined && routed !== undefined && registry.services.has(routed)) call.service = routed;
       const client = res.locals.client as { iss?: string; jti?: string } | undefined;
       log.info(
         {
@@ -91,7 +97,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
       maxAge: 600,
     }),
   );
-  app.use(accessLog(deps.log));
+  app.use(accessLog(deps.log, registry));
   if (deps.verifier) app.use(clientAuthMiddleware(deps.verifier, config.auth));
 
   const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
@@ -133,7 +139,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     const evaluation = evaluateService(service, request, prefetch, Date.now(), registry.valueSets);
     const cards = renderCards(service, evaluation);
     if (evaluation.failures.length) {
-      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: evaluation.failures.map((f) => ({ name: f.name, message: f.message.slice(0, 200) })) }, 'expressions failed on this record');
+      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: evaluation.failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
     call.topics = cards.map((c) => c.source.topic.code);
     res.json({ cards });

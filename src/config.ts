@@ -51,7 +51,11 @@ function corsOrigins(env: Env, production: boolean): Config['corsOrigins'] {
     if (production) throw new Error('CDS_CORS_ORIGINS must list the allowed browser origins in production (comma-separated)');
     return '*';
   }
-  if (raw === '*') return '*';
+  if (raw === '*') {
+    // '*' lets any web page call the service; production names the EHR origins it serves.
+    if (production) throw new Error('CDS_CORS_ORIGINS must be an explicit list of origins in production, not "*"');
+    return '*';
+  }
   const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const o of list) {
     let u: URL;
@@ -76,11 +80,20 @@ export function readConfig(env: Env = process.env): Config {
     bodyLimitBytes: env.CDS_BODY_LIMIT ? parseSize('CDS_BODY_LIMIT', env.CDS_BODY_LIMIT) : 5 * 1024 * 1024,
     corsOrigins: corsOrigins(env, production),
     logLevel: readLogLevel(env),
-    workers: integer(env, 'CDS_WORKERS', production ? cores : 1, 1, 64),
+    workers: integer(env, 'CDS_WORKERS', production ? Math.min(cores, 64) : 1, 1, 64),
     auth: readAuthSettings(env),
     fhir: readFhirFetchSettings(env),
     headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
     requestTimeoutMs: integer(env, 'CDS_REQUEST_TIMEOUT_MS', 30_000, 1000, 300_000),
   };
+  // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
+  // for another service with the same paths could be replayed here.
+  if (production && config.auth.mode === 'jwt' && !config.auth.publicUrl) {
+    throw new Error('CDS_PUBLIC_URL must be set in production when CDS_AUTH=jwt (the external base URL clients put in the JWT aud)');
+  }
+  // Node refuses a headers timeout longer than the whole-request timeout (ERR_OUT_OF_RANGE at start-up).
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new Error(`CDS_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed CDS_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
+  }
   return Object.freeze(config);
 }

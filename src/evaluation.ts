@@ -13,7 +13,7 @@ type Json = Record<string, unknown>;
 export interface Evaluation {
   readonly context: Json;
   readonly vars: Record<string, unknown>;
-  /** Expressions that threw on this request's data (name and message, no data). */
+  /** Expressions that threw on this request's data (name and message; messages may quote data: strip before logging). */
   readonly failures: { name: string; message: string }[];
 }
 

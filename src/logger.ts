@@ -40,3 +40,17 @@ export function readLogLevel(env: NodeJS.ProcessEnv): LogLevel {
   if (!level) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
   return level;
 }
+
+/**
+ * Error wording without the data it quotes: fhirpath.js puts the offending values into its messages (e.g.
+ * "Was expecting only one element but got [{...}]"), and those values are patient data. Everything from the first
+ * bracket is dropped; quoted text and numbers are masked.
+ */
+export function stripData(message: string): string {
+  const cut = message.search(/[[{]/);
+  const wording = cut >= 0 ? `${message.slice(0, cut)}[...]` : message;
+  return wording
+    .replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '"..."')
+    .replace(/\d+(?:\.\d+)?/g, '#')
+    .slice(0, 200);
+}
