@@ -179,6 +179,20 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       arity: { 1: ['Integer'] },
       internalStructures: true,
     },
+    // datedBetween(from, to): resources dated from `from` to `to` inclusive (DateTimes; undated never match).
+    datedBetween: {
+      fn(this: FpContext, inputs: unknown[], from: unknown[], to: unknown[]) {
+        const start = from.length ? epochOf(from[0]) : undefined;
+        const end = to.length ? epochOf(to[0]) : undefined;
+        if (start === undefined || end === undefined) return [];
+        return inputs.filter((n) => {
+          const t = epochOf(n);
+          return t !== undefined && t >= start && t <= end;
+        });
+      },
+      arity: { 2: ['Any', 'Any'] },
+      internalStructures: true,
+    },
     // notAfterNow(): drops resources dated in the future (undated ones stay).
     notAfterNow: {
       fn(this: FpContext, inputs: unknown[]) {
