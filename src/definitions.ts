@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ValueSet } from 'fhir/r4';
 import {
   analyzeExpression,
+  type ExpressionAnalysis,
   BUILTIN_VARIABLES,
   createExpressionRuntime,
   createVariables,
@@ -130,6 +131,7 @@ interface RawLibrary {
   name: string;
   description: string;
   prefetch?: Record<string, PrefetchKey>;
+  functions?: Record<string, string>;
   expressions: Record<string, string>;
   templates?: Record<string, Record<string, unknown>>;
   suggestionSets?: Record<string, RawSuggestion[]>;
@@ -230,7 +232,12 @@ interface Scope {
   /** Variables visible at this point (prefetch keys, earlier names, built-ins). */
   variables: Set<string>;
   prefetchKeys: Set<string>;
+  /** Rule-defined functions of the libraries this service uses, with the variables their bodies read. */
+  functions: Map<string, ExpressionAnalysis>;
 }
+
+/** Rule-defined functions of every library: which library defines each, and what its body reads. */
+type LibraryFunctions = Map<string, { library: string; analysis: ExpressionAnalysis }>;
 
 /** Static checks of one expression: names, functions, value sets, prefetch keys of from(). */
 function checkExpression(
@@ -241,6 +248,7 @@ function checkExpression(
   file: string,
   pointer: string,
   issues: LoadIssue[],
+  libraryFunctions: LibraryFunctions,
 ): void {
   let analysis;
   try {
@@ -255,8 +263,16 @@ function checkExpression(
     }
   }
   for (const f of analysis.functions) {
+    const defined = libraryFunctions.get(f);
     if (runtime.forbiddenFunctions.has(f)) issues.push({ file, pointer, message: `function ${f}() is not allowed in rules (it reaches the network or the console)` });
+    else if (defined && !scope.functions.has(f)) issues.push({ file, pointer, message: `function ${f}() belongs to library "${defined.library}", which this service does not use` });
     else if (!runtime.functionNames.has(f)) issues.push({ file, pointer, message: `unknown function ${f}()` });
+    // A function body runs with the caller's variables: they must be visible here.
+    for (const v of scope.functions.get(f)?.variables ?? []) {
+      if (!scope.variables.has(v) && !BUILTIN_VARIABLES.has(v) && !scope.functions.get(f)?.defined.has(v)) {
+        issues.push({ file, pointer, message: `function ${f}() reads %${v}, which is not defined before this expression` });
+      }
+    }
   }
   for (const call of analysis.calls) {
     const vsArg = call.name === 'memberOf' ? 0 : call.name === 'from' ? 1 : -1;
@@ -279,13 +295,14 @@ function compileNamed(
   runtime: ExpressionRuntime,
   valueSets: ValueSetIndex,
   issues: LoadIssue[],
+  libraryFunctions: LibraryFunctions,
 ): NamedExpression[] {
   const out: NamedExpression[] = [];
   for (const [name, source] of Object.entries(raw)) {
     const pointer = `/expressions/${escapePointer(name)}`;
     if (scope.variables.has(name)) issues.push({ file, pointer, message: `name "${name}" is already defined (prefetch key, built-in or earlier expression)` });
     const before = issues.length;
-    checkExpression(source, scope, runtime, valueSets, file, pointer, issues);
+    checkExpression(source, scope, runtime, valueSets, file, pointer, issues, libraryFunctions);
     if (issues.length === before) {
       try {
         out.push({ name, expression: runtime.compile(source), file, pointer });
@@ -432,6 +449,44 @@ function checkPrefetch(prefetch: Record<string, PrefetchKey>, file: string, issu
   }
 }
 
+/** Compiles and registers every library's functions, in file order; their variables are checked at each call site. */
+function defineLibraryFunctions(
+  libraries: Map<string, { file: string; data: RawLibrary }>,
+  runtime: ExpressionRuntime,
+  valueSets: ValueSetIndex,
+  issues: LoadIssue[],
+): LibraryFunctions {
+  const defined: LibraryFunctions = new Map();
+  for (const { file, data } of libraries.values()) {
+    for (const [name, body] of Object.entries(data.functions ?? {})) {
+      const pointer = `/functions/${escapePointer(name)}`;
+      if (runtime.functionNames.has(name) || defined.has(name)) {
+        issues.push({ file, pointer, message: `function ${name}() already exists` });
+        continue;
+      }
+      const before = issues.length;
+      // Functions defined so far are callable; variables are checked where the function is called.
+      const scope: Scope = { variables: new Set(), prefetchKeys: new Set(), functions: new Map([...defined].map(([n, d]) => [n, d.analysis])) };
+      let analysis: ExpressionAnalysis;
+      try {
+        analysis = analyzeExpression(body);
+      } catch (e) {
+        issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
+        continue;
+      }
+      checkExpression(body, { ...scope, variables: new Set([...analysis.variables]) }, runtime, valueSets, file, pointer, issues, defined);
+      if (issues.length > before) continue;
+      try {
+        runtime.defineFunction(name, runtime.compile(body));
+        defined.set(name, { library: data.name, analysis });
+      } catch (e) {
+        issues.push({ file, pointer, message: `FHIRPath does not compile: ${errorMessage(e).split('\n')[0]}` });
+      }
+    }
+  }
+  return defined;
+}
+
 /** Loads and checks every definition under `root`; returns the issues instead of throwing. */
 export function checkDefinitions(root: string): { registry?: Registry; issues: LoadIssue[] } {
   const issues: LoadIssue[] = [];
@@ -468,6 +523,8 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
     libraries.set(lib.name, { file: f.file, data: lib });
   }
 
+  const libraryFunctions = defineLibraryFunctions(libraries, runtime, valueSets, issues);
+
   const services = new Map<string, ServiceDefinition>();
   for (const f of readJsonFiles(root, issues, root)) {
     if (!validate('service', f.data, f.file, issues)) continue;
@@ -484,7 +541,9 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
     Object.assign(prefetch, raw.prefetch ?? {});
     checkPrefetch(prefetch, f.file, issues);
     const prefetchKeys = new Set(Object.keys(prefetch));
-    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable']), prefetchKeys };
+    const functions = new Map<string, ExpressionAnalysis>();
+    for (const [name, def] of libraryFunctions) if (used.some((lib) => lib.data.name === def.library)) functions.set(name, def.analysis);
+    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable']), prefetchKeys, functions };
     const expressions: NamedExpression[] = [];
     const templates = new Map<string, Record<string, unknown>>();
     const suggestionSets = new Map<string, RawSuggestion[]>();
@@ -495,11 +554,11 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       }
     };
     for (const lib of used) {
-      expressions.push(...compileNamed(lib.data.expressions, lib.file, scope, runtime, valueSets, issues));
+      expressions.push(...compileNamed(lib.data.expressions, lib.file, scope, runtime, valueSets, issues, libraryFunctions));
       define(templates, lib.data.templates, lib.file, 'templates');
       define(suggestionSets, lib.data.suggestionSets, lib.file, 'suggestionSets');
     }
-    expressions.push(...compileNamed(raw.expressions, f.file, scope, runtime, valueSets, issues));
+    expressions.push(...compileNamed(raw.expressions, f.file, scope, runtime, valueSets, issues, libraryFunctions));
     define(templates, raw.templates, f.file, 'templates');
     const checks: TemplateCheck[] = [];
     const topics = new Set<string>();
@@ -508,8 +567,8 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       ...compileCards(raw.cards, f.file, suggestionSets, topics, templates, scope, runtime, valueSets, issues, checks),
     ];
     for (const c of checks) {
-      const s: Scope = { variables: new Set([...scope.variables, ...c.extraVariables]), prefetchKeys };
-      checkExpression(c.expression.source, s, runtime, valueSets, c.file, c.pointer, issues);
+      const s: Scope = { ...scope, variables: new Set([...scope.variables, ...c.extraVariables]) };
+      checkExpression(c.expression.source, s, runtime, valueSets, c.file, c.pointer, issues, libraryFunctions);
     }
     const service: ServiceDefinition = {
       id: raw.id,

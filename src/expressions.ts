@@ -256,6 +256,21 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       arity: { 2: ['Integer', 'String'], 3: ['Integer', 'String', 'Number'] },
       internalStructures: true,
     },
+    // latestWhere(criteria): the newest dated item for which the criteria hold, testing newest first and stopping at
+    // the first match (where(...).latest() would test every item).
+    latestWhere: {
+      fn(this: FpContext, inputs: unknown[], criteria: (item: unknown) => unknown[]) {
+        const dated = inputs.map((n, i) => ({ n, i, t: epochOf(n) })).filter((x): x is { n: unknown; i: number; t: number } => x.t !== undefined);
+        dated.sort((a, b) => b.t - a.t || b.i - a.i);
+        for (const { n } of dated) {
+          const r = criteria(n);
+          if (r.length === 1 && r[0] === true) return [n];
+        }
+        return [];
+      },
+      arity: { 1: ['Expr'] },
+      internalStructures: true,
+    },
     // latest(): the newest dated item (ties: the later one in the record).
     latest: {
       fn(this: FpContext, inputs: unknown[]) {
@@ -413,6 +428,11 @@ export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set(['context', 'ucum'
 
 export interface ExpressionRuntime {
   compile(expr: string): CompiledExpression;
+  /**
+   * Registers a rule-defined function: `name()` evaluates `body` once per input item (the item is the focus) with the
+   * caller's variables. Must be called before compiling the expressions that use it.
+   */
+  defineFunction(name: string, body: CompiledExpression): void;
   /** Names of every function an expression may call. */
   readonly functionNames: ReadonlySet<string>;
   readonly forbiddenFunctions: ReadonlySet<string>;
@@ -426,6 +446,16 @@ export function createExpressionRuntime(valueSets: ValueSetIndex): ExpressionRun
   return {
     functionNames,
     forbiddenFunctions: FORBIDDEN_FUNCTIONS,
+    defineFunction(name, body) {
+      if (functionNames.has(name) || FORBIDDEN_FUNCTIONS.has(name)) throw new Error(`function ${name}() already exists`);
+      userInvocationTable[name] = {
+        fn(this: FpContext, inputs: unknown[]) {
+          return inputs.flatMap((item) => body.evaluate(item, this.vars));
+        },
+        internalStructures: true,
+      };
+      functionNames.add(name);
+    },
     compile(expr) {
       const fn = fhirpath.compile(expr, r4 as never, options) as unknown as (base: unknown, vars: Record<string, unknown>) => Collection;
       return { source: expr, evaluate: (base, vars) => fn(base, vars) };

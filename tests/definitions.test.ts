@@ -155,6 +155,39 @@ describe('the real definitions', () => {
 // another, unrelated issue is reported.
 const DEFECTS: [string, (dir: string) => ExpectedIssue[]][] = [
   [
+    'a library function whose body does not parse',
+    (dir) => {
+      editDoc(dir, IPH_LIBRARY, (d) => setAt(d, '/functions/isLowHemoglobin', 'valueIn(('));
+      // Its callers then call a function that does not exist.
+      return [
+        { file: IPH_LIBRARY, pointer: '/functions/isLowHemoglobin', message: /does not parse/ },
+        { file: IPH_LIBRARY, pointer: /^\/expressions\//, message: /unknown function isLowHemoglobin\(\)/ },
+      ];
+    },
+  ],
+  [
+    'a library function that reads a variable not defined where it is called',
+    (dir) => {
+      editDoc(dir, IPH_LIBRARY, (d) => setAt(d, '/functions/isLowHemoglobin', 'valueIn(\'g/dL\') < %hemoglobinCutOff'));
+      return [{ file: IPH_LIBRARY, pointer: /^\/expressions\//, message: /isLowHemoglobin\(\) reads %hemoglobinCutOff/ }];
+    },
+  ],
+  [
+    'a library function called by a service that does not use its library',
+    (dir) => {
+      editDoc(dir, ORDERS_LIBRARY, (d) => setAt(d, '/functions', { isBalOrder: "code.memberOf('bal-procedure') = true" }));
+      editDoc(dir, PATIENT_VIEW, (d) => setAt(d, '/expressions/usesOrdersFunction', '%serviceRequests.where(isBalOrder()).exists()'));
+      return [{ file: PATIENT_VIEW, pointer: '/expressions/usesOrdersFunction', message: /belongs to library "iph-orders"/ }];
+    },
+  ],
+  [
+    'a library function that shadows a built-in function',
+    (dir) => {
+      editDoc(dir, IPH_LIBRARY, (d) => setAt(d, '/functions/latest', 'true'));
+      return [{ file: IPH_LIBRARY, pointer: '/functions/latest', message: /already exists/ }];
+    },
+  ],
+  [
     'a service file that is not valid JSON',
     (dir) => {
       fs.writeFileSync(path.join(dir, PATIENT_VIEW), '{ "id": "iph-patient-view", ');

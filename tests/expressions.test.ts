@@ -329,6 +329,19 @@ describe('latest()', () => {
   });
 });
 
+describe('latestWhere(criteria)', () => {
+  test('the newest item for which the criteria hold, skipping newer ones that fail them', () => {
+    const list = bundle(
+      observation('old-ok', '718-7', { effectiveDateTime: '2026-01-01', valueQuantity: { value: 9, unit: 'g/dL', system: 'http://unitsofmeasure.org', code: 'g/dL' } }),
+      observation('mid-ok', '718-7', { effectiveDateTime: '2026-03-01', valueQuantity: { value: 10, unit: 'g/dL', system: 'http://unitsofmeasure.org', code: 'g/dL' } }),
+      observation('new-no-value', '718-7', { effectiveDateTime: '2026-05-01' }),
+    );
+    expect(ids(evaluate("%observations.latestWhere(valueIn('g/dL').exists())", { values: { observations: list } }))).toEqual(['mid-ok']);
+    expect(ids(evaluate("%observations.latestWhere(valueIn('g/dL') < 9.5)", { values: { observations: list } }))).toEqual(['old-ok']);
+    expect(evaluate("%observations.latestWhere(valueIn('g/dL') > 20)", { values: { observations: list } })).toEqual([]);
+  });
+});
+
 describe('ageInMonths([at]) and ageInYears([at])', () => {
   const patient = { resourceType: 'Patient', id: 'p', birthDate: '2020-03-15' };
 
