@@ -42,7 +42,8 @@ export interface Card {
 const SUMMARY_MAX = 139;
 
 function evaluator(evaluation: Evaluation, extra: Record<string, unknown> = {}): Evaluate {
-  const vars = Object.keys(extra).length ? { ...evaluation.vars, ...extra } : evaluation.vars;
+  // The action's own variables sit in front of the evaluation's (prototype chain): no copy, and no lazy name is forced.
+  const vars = Object.keys(extra).length ? Object.assign(Object.create(evaluation.vars) as Record<string, unknown>, extra) : evaluation.vars;
   return (expr: CompiledExpression) => {
     try {
       return expr.evaluate(evaluation.context, vars);

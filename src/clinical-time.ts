@@ -25,8 +25,19 @@ function periodDate(p: unknown, preferEnd: boolean): unknown {
   return preferEnd ? (end ?? start) : (start ?? end);
 }
 
+// Resources are request data, read many times per request: remember each one's date while the object lives.
+const dateCache = new WeakMap<object, number | null>();
+
 /** The clinical date of a resource (clinical-rules §2), as epoch ms; undefined when undated. */
 export function clinicalDateOf(resource: Json): number | undefined {
+  const hit = dateCache.get(resource);
+  if (hit !== undefined) return hit ?? undefined;
+  const t = computeClinicalDate(resource);
+  dateCache.set(resource, t ?? null);
+  return t;
+}
+
+function computeClinicalDate(resource: Json): number | undefined {
   let raw: unknown;
   switch (resource.resourceType) {
     case 'Condition':

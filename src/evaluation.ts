@@ -37,13 +37,26 @@ export function evaluateService(service: ServiceDefinition, request: HookRequest
   const vars = createVariables(scope, initial);
   const context = request.context as Json;
   const failures: { name: string; message: string }[] = [];
+  // Demand-driven: each name is computed the first time something reads it (a card's `when`, a template, another
+  // expression), so expressions that no firing card needs are never evaluated. Definition order still guarantees that
+  // an expression only reads earlier names (checked at load).
   for (const named of service.expressions) {
-    try {
-      vars[named.name] = named.expression.evaluate(context, vars);
-    } catch (e) {
-      failures.push({ name: named.name, message: errorMessage(e) });
-      vars[named.name] = [];
-    }
+    let value: unknown[] | undefined;
+    Object.defineProperty(vars, named.name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        if (value === undefined) {
+          value = [];
+          try {
+            value = named.expression.evaluate(context, vars);
+          } catch (e) {
+            failures.push({ name: named.name, message: errorMessage(e) });
+          }
+        }
+        return value;
+      },
+    });
   }
   return { context, vars, failures };
 }

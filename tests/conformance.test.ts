@@ -127,12 +127,17 @@ describe('responseViolations: the rules', () => {
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
 
 /** Every `when` of a service (cards, suggestions, actions) set true on an evaluation, so every branch renders. */
+/** Replaces a (lazily computed) name with `true`. */
+function force(evaluation: Evaluation, name: string): void {
+  Object.defineProperty(evaluation.vars, name, { value: [true], enumerable: true, configurable: true, writable: true });
+}
+
 function forceAllWhens(service: ServiceDefinition, evaluation: Evaluation): void {
   for (const card of service.cards) {
-    evaluation.vars[card.when] = [true];
+    force(evaluation, card.when);
     for (const s of card.suggestions) {
-      if (s.when) evaluation.vars[s.when] = [true];
-      for (const a of s.actions) if (a.when) evaluation.vars[a.when] = [true];
+      if (s.when) force(evaluation, s.when);
+      for (const a of s.actions) if (a.when) force(evaluation, a.when);
     }
   }
 }
