@@ -97,9 +97,14 @@ function pickStatus(random: () => number): Observation['status'] {
   return 'final';
 }
 
+/** Observations of the fixed work-up (MPO-ANCA, PR3-ANCA, ANA); the rest are the lab series. */
+export const WORKUP_OBSERVATIONS = 3;
+/** Resources of the fixed clinical core besides Observations (Patient, 6 Conditions, 2 reports, 1 procedure, 3 orders). */
+export const CORE_OTHER_RESOURCES = 13;
+
 export interface PatientSpec {
-  /** Number of routine lab results (the series), spread over `years`. */
-  seriesObservations: number;
+  /** Observations in the chart: the fixed work-up plus routine lab series spread over `years`. */
+  observations: number;
   /** Unrelated problem-list entries (sent: the conditions query has no code filter). */
   otherConditions: number;
   seed: number;
@@ -150,7 +155,8 @@ const OTHER_PROBLEMS: readonly [string, string][] = [
 export function generatePatient(spec: PatientSpec, now: number): SyntheticPatient {
   const random = createRandom(spec.seed);
   const years = spec.years ?? 3;
-  const patientId = `bench-${spec.seed}-${spec.seriesObservations}`;
+  const patientId = `bench-${spec.seed}-${spec.observations}`;
+  const seriesObservations = spec.observations - WORKUP_OBSERVATIONS;
   const subject = { reference: `Patient/${patientId}` };
   const resources: FhirResource[] = [];
   const daysAgo = (d: number, jitterHours = 0) => now - d * DAY - Math.floor(random() * jitterHours) * 3_600_000;
@@ -226,7 +232,7 @@ export function generatePatient(spec: PatientSpec, now: number): SyntheticPatien
 
   // The series: uniform over `years`, each test drawn by its weight.
   const totalWeight = SERIES.reduce((sum, s) => sum + s.weight, 0);
-  for (let i = fixedLabs; i < spec.seriesObservations; i++) {
+  for (let i = fixedLabs; i < seriesObservations; i++) {
     let pick = random() * totalWeight;
     let s = SERIES[0] as LabSeries;
     for (const candidate of SERIES) {
