@@ -319,8 +319,10 @@ describe('an expression that fails on the record', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cds-logging-defs-'));
     cpSync(DEFINITIONS, dir, { recursive: true });
     const file = path.join(dir, `${SERVICE_ID}.json`);
-    const def = JSON.parse(readFileSync(file, 'utf8')) as { expressions: Record<string, string> };
+    const def = JSON.parse(readFileSync(file, 'utf8')) as { expressions: Record<string, string>; cards: { when: string }[] };
     def.expressions.singleHemoglobinHigh = "%observations.where(code.coding.code = '718-7').value > 20 'g/dL'";
+    // Names are evaluated when read: make a card's `when` read it.
+    def.cards[0]!.when = 'singleHemoglobinHigh';
     writeFileSync(file, JSON.stringify(def, null, 2));
     probeRegistry = loadRegistry(dir);
   });
