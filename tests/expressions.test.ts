@@ -1,22 +1,10 @@
 // The service's FHIRPath functions (src/expressions.ts) on small hand-made records, evaluated the way a request
 // is (src/evaluation.ts): a RecordIndex over the prefetch values, a per-request clock, the real value sets.
-import fs from 'node:fs';
-import path from 'node:path';
-import type { ValueSet } from 'fhir/r4';
-import { createExpressionRuntime, createVariables, toPlain, type RequestScope } from '../src/expressions';
+import { createVariables, toPlain, type RequestScope } from '../src/expressions';
 import { buildRecordIndex } from '../src/record-index';
-import { buildValueSetIndex } from '../src/terminology';
+import { runtime, valueSets } from './helpers/runtime';
 
 type Json = Record<string, unknown>;
-
-const VALUESET_DIR = path.join(__dirname, '..', 'cds-services', 'valuesets');
-const valueSets = buildValueSetIndex(
-  fs
-    .readdirSync(VALUESET_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(fs.readFileSync(path.join(VALUESET_DIR, f), 'utf8')) as ValueSet),
-);
-const runtime = createExpressionRuntime(valueSets);
 
 const NOW = Date.parse('2026-06-15T12:00:00.000Z');
 const DAY = 86_400_000;

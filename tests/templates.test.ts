@@ -1,24 +1,13 @@
 // Text and resource templates (src/templates.ts): list lines repeat per value and vanish when empty, inline
 // values are joined with ", ", values read as card text (quantities, dates, resources as evidence lines);
 // resource templates insert whole values, drop empty members, and copy-and-append with $base/$append.
-import fs from 'node:fs';
-import path from 'node:path';
-import type { ValueSet } from 'fhir/r4';
-import { createExpressionRuntime, createVariables, type CompiledExpression, type RequestScope } from '../src/expressions';
+import { createVariables, type CompiledExpression, type RequestScope } from '../src/expressions';
 import { buildRecordIndex } from '../src/record-index';
 import { compileText, compileValue, renderText, renderValue, type Evaluate, type TemplateExpression } from '../src/templates';
-import { buildValueSetIndex } from '../src/terminology';
+import { runtime, valueSets } from './helpers/runtime';
 
 type Json = Record<string, unknown>;
 
-const VALUESET_DIR = path.join(__dirname, '..', 'cds-services', 'valuesets');
-const valueSets = buildValueSetIndex(
-  fs
-    .readdirSync(VALUESET_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(fs.readFileSync(path.join(VALUESET_DIR, f), 'utf8')) as ValueSet),
-);
-const runtime = createExpressionRuntime(valueSets);
 const NOW = Date.parse('2026-06-15T12:00:00.000Z');
 const LOINC = 'http://loinc.org';
 
