@@ -295,7 +295,7 @@ describe('over HTTP: the four states on a patient with IPH context', () => {
     const topics = topicsOf(res);
     expect(topics).toContain('data-unavailable');
     expect(topics).not.toContain('iph-exclusion-workup');
-    expect(String(cardOf(res, 'data-unavailable')?.detail)).toContain('observations');
+    expect(String(cardOf(res, 'data-unavailable')?.detail)).toContain('Laboratory results (Observations)');
   });
 
   test('observations as a Bundle with an error OperationOutcome entry: the same as an OperationOutcome', async () => {
@@ -318,7 +318,7 @@ describe('over HTTP: the four states on a patient with IPH context', () => {
     const topics = topicsOf(res);
     expect(topics).toContain('data-unavailable');
     expect(topics).not.toContain('iph-exclusion-workup');
-    expect(String(cardOf(res, 'data-unavailable')?.detail)).toContain('procedures');
+    expect(String(cardOf(res, 'data-unavailable')?.detail)).toContain('Procedures');
   });
 
   test('required conditions absent: 412 naming the key', async () => {
