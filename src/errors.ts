@@ -39,10 +39,6 @@ export function operationOutcome(issues: IssueInput[], severity: OperationOutcom
   };
 }
 
-export function isOperationOutcome(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (value as { resourceType?: unknown }).resourceType === 'OperationOutcome';
-}
-
 /** Maps body-parser and other well-known errors to HttpErrors; anything else is a 500 without internals. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;

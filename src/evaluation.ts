@@ -5,7 +5,7 @@ import type { ServiceDefinition } from './definitions';
 import { createVariables, errorMessage, type RequestScope } from './expressions';
 import type { HookRequest } from './hook-request';
 import type { ResolvedPrefetch } from './prefetch';
-import { buildRecordIndex, resourcesOf } from './record-index';
+import { buildRecordIndex } from './record-index';
 import type { ValueSetIndex } from './terminology';
 
 type Json = Record<string, unknown>;
@@ -33,7 +33,7 @@ export function evaluateService(service: ServiceDefinition, request: HookRequest
   const index = buildRecordIndex(prefetch.values, valueSets);
   const scope: RequestScope = { now, index, referenceable: referenceableResources(request, index.keys as ReadonlyMap<string, Json[]>) };
   const initial: Record<string, unknown> = { unavailable: Object.keys(prefetch.unavailable) };
-  for (const key of Object.keys(service.prefetch)) initial[key] = index.keys.get(key) ?? resourcesOf(undefined);
+  for (const key of Object.keys(service.prefetch)) initial[key] = index.keys.get(key) ?? [];
   const vars = createVariables(scope, initial);
   const context = request.context as Json;
   const failures: { name: string; message: string }[] = [];

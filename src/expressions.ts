@@ -193,17 +193,6 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       arity: { 2: ['Any', 'Any'] },
       internalStructures: true,
     },
-    // notAfterNow(): drops resources dated in the future (undated ones stay).
-    notAfterNow: {
-      fn(this: FpContext, inputs: unknown[]) {
-        const now = scopeOf(this).now;
-        return inputs.filter((n) => {
-          const t = epochOf(n);
-          return t === undefined || t <= now;
-        });
-      },
-      internalStructures: true,
-    },
     // usable(): clinical-rules §2 "usable" resources. Conditions: clinicalStatus absent/active/recurrence/relapse
     // and verificationStatus absent/confirmed/provisional/unconfirmed; Observations and DiagnosticReports: status
     // final/amended/corrected; Procedures: completed. Never dated after now.

@@ -310,23 +310,3 @@ function indexDraftOrders(request: HookRequest): Map<string, FhirResource> {
   return index;
 }
 
-/**
- * The draft resources named by context.selections, in selection order, each once. Selections that name
- * no entry are skipped (validateHookRequest already rejected them for order-select).
- */
-export function resolveSelections(request: HookRequest): FhirResource[] {
-  const selections: unknown = request.context.selections;
-  if (!Array.isArray(selections)) return [];
-  const index = indexDraftOrders(request);
-  const out: FhirResource[] = [];
-  const taken = new Set<string>();
-  for (const selection of selections as unknown[]) {
-    if (typeof selection !== 'string' || taken.has(selection)) continue;
-    const resource = index.get(selection);
-    if (resource !== undefined) {
-      out.push(resource);
-      taken.add(selection);
-    }
-  }
-  return out;
-}

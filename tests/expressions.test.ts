@@ -284,11 +284,6 @@ describe('withinDays(n) and dates', () => {
     expect(days).toEqual(['2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05', '2026-01-06', '2026-01-07']);
   });
 
-  test('notAfterNow() drops future-dated resources and keeps undated ones', () => {
-    const list = bundle(at('past', '2026-01-01'), at('future', '2026-07-01'), at('undated', undefined));
-    expect(ids(evaluate('%observations.notAfterNow()', { values: { observations: list } }))).toEqual(['past', 'undated']);
-  });
-
   test("withStatus('a,b') filters on status", () => {
     const list = bundle(observation('f', '718-7'), observation('p', '718-7', { status: 'preliminary' }), observation('r', '718-7', { status: 'registered' }));
     expect(ids(evaluate("%observations.withStatus('registered, preliminary')", { values: { observations: list } }))).toEqual(['p', 'r']);

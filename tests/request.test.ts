@@ -9,7 +9,6 @@ import {
   loadSchemaFile,
   draftOrderResources,
   formatJsonPath,
-  resolveSelections,
   validateHookRequest,
 } from '../src/request';
 
@@ -412,9 +411,7 @@ describe('validateHookRequest: valid requests are accepted', () => {
 
   it('accepts the sandbox order-select request (no Bundle.type, reasonCode and category as objects)', () => {
     const request = validateHookRequest('order-select', orderSelect());
-    const selected = resolveSelections(request);
-    expect(selected).toHaveLength(1);
-    expect(selected[0]).toMatchObject({ resourceType: 'MedicationRequest', id: 'request-123' });
+    expect(draftOrderResources(request)).toEqual([expect.objectContaining({ resourceType: 'MedicationRequest', id: 'request-123' })]);
   });
 
   it('accepts an order-sign request with mixed statuses and lists every draft order in Bundle order', () => {
@@ -425,7 +422,6 @@ describe('validateHookRequest: valid requests are accepted', () => {
       'ServiceRequest/sr-1/active',
       'NutritionOrder/no-1/on-hold',
     ]);
-    expect(resolveSelections(request)).toEqual([]);
   });
 
   it('accepts order-sign with an empty draftOrders Bundle', () => {
@@ -442,10 +438,7 @@ describe('validateHookRequest: valid requests are accepted', () => {
     }));
     ctx(body).selections = Array.from({ length: 200 }, (_, i) => `ServiceRequest/sr-${4999 - i}`);
     const request = validateHookRequest('order-select', body);
-    const selected = resolveSelections(request);
-    expect(selected).toHaveLength(200);
-    expect(selected[0]?.id).toBe('sr-4999');
-    expect(selected[199]?.id).toBe('sr-4800');
+    expect(draftOrderResources(request)).toHaveLength(5000);
   });
 });
 
@@ -500,7 +493,7 @@ describe('validateHookRequest: deep nesting is refused without crashing', () => 
   });
 });
 
-describe('resolveSelections and draftOrderResources', () => {
+describe('draftOrderResources', () => {
   function request(selections: unknown, resources: FhirResource[]): HookRequest {
     return {
       hook: 'order-select',
@@ -515,23 +508,6 @@ describe('resolveSelections and draftOrderResources', () => {
   }
   const mr1: FhirResource = { resourceType: 'MedicationRequest', id: '1', status: 'draft', intent: 'order', subject: {} };
   const sr1: FhirResource = { resourceType: 'ServiceRequest', id: '1', status: 'draft', intent: 'order', subject: {} };
-  const mr2: FhirResource = { resourceType: 'MedicationRequest', id: '2', status: 'draft', intent: 'order', subject: {} };
-  const mr1Again: FhirResource = { resourceType: 'MedicationRequest', id: '1', status: 'active', intent: 'order', subject: {} };
-
-  it('returns the selected resources in selection order, matching type and id', () => {
-    const r = request(['MedicationRequest/2', 'ServiceRequest/1', 'MedicationRequest/1'], [mr1, sr1, mr2]);
-    expect(resolveSelections(r)).toEqual([mr2, sr1, mr1]);
-  });
-
-  it('returns each selected resource once, the first entry for a duplicated Type/id', () => {
-    const r = request(['MedicationRequest/1', 'MedicationRequest/1'], [mr1, mr1Again]);
-    expect(resolveSelections(r)).toEqual([mr1]);
-  });
-
-  it('skips selections that are not strings or name nothing (hooks other than order-select are not checked)', () => {
-    const r = request([7, 'ServiceRequest/9', 'ServiceRequest/1'], [mr1, sr1]);
-    expect(resolveSelections(r)).toEqual([sr1]);
-  });
 
   it('lists all draft resources, skipping entries without a resource', () => {
     const r = request([], [mr1, sr1]);
