@@ -11,13 +11,12 @@ import {
   type ExpressionAnalysis,
   BUILTIN_VARIABLES,
   createExpressionRuntime,
-  createVariables,
   errorMessage,
   type CompiledExpression,
   type ExpressionRuntime,
 } from './expressions';
-import type { HookName } from './hook-request';
-import { buildRecordIndex } from './record-index';
+import { evaluateService } from './evaluation';
+import type { HookName, HookRequest } from './hook-request';
 import { compileText, compileValue, type CompiledText, type CompiledValue, type TemplateExpression } from './templates';
 import { buildValueSetIndex, resolveValueSetUrl, type ValueSetIndex } from './terminology';
 
@@ -410,23 +409,20 @@ function compileCards(
 }
 
 /** Evaluates every expression once on an empty record: catches type errors that only show at run time. */
-function dryRun(service: ServiceDefinition, checks: TemplateCheck[], file: string, valueSets: ValueSetIndex, issues: LoadIssue[]): void {
+function dryRun(service: ServiceDefinition, checks: TemplateCheck[], valueSets: ValueSetIndex, issues: LoadIssue[]): void {
   const context = DRY_RUN_CONTEXT[service.hook];
-  const emptyKeys = Object.fromEntries(Object.keys(service.prefetch).map((k) => [k, []]));
-  const scope = { now: Date.UTC(2026, 0, 1), index: buildRecordIndex({}, valueSets), referenceable: new Map() };
-  const vars = createVariables(scope, { ...emptyKeys, unavailable: [] });
-  for (const named of service.expressions) {
-    try {
-      vars[named.name] = named.expression.evaluate(context, vars);
-    } catch (e) {
-      issues.push({ file: named.file, pointer: named.pointer, message: `fails on an empty record: ${errorMessage(e)}` });
-      vars[named.name] = [];
-    }
+  const request = { hook: service.hook, hookInstance: 'dry-run', context } as unknown as HookRequest;
+  const evaluation = evaluateService(service, request, { values: {}, unavailable: {} }, Date.UTC(2026, 0, 1), valueSets);
+  for (const named of service.expressions) void evaluation.vars[named.name];
+  const byName = new Map(service.expressions.map((n) => [n.name, n]));
+  for (const failure of evaluation.failures) {
+    const named = byName.get(failure.name);
+    if (named) issues.push({ file: named.file, pointer: named.pointer, message: `fails on an empty record: ${failure.message}` });
   }
   for (const check of checks) {
-    const extra = Object.fromEntries(check.extraVariables.map((v) => [v, []]));
+    const vars = Object.assign(Object.create(evaluation.vars) as Record<string, unknown>, Object.fromEntries(check.extraVariables.map((v) => [v, []])));
     try {
-      check.expression.evaluate(context, { ...vars, ...extra });
+      check.expression.evaluate(context, vars);
     } catch (e) {
       issues.push({ file: check.file, pointer: check.pointer, message: `template expression fails on an empty record: ${errorMessage(e)}` });
     }
@@ -580,7 +576,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       expressions,
       cards,
     };
-    if (issues.length === 0) dryRun(service, checks, f.file, valueSets, issues);
+    if (issues.length === 0) dryRun(service, checks, valueSets, issues);
     services.set(raw.id, service);
   }
   // A library's issue is found once per service that uses it: report it once.
