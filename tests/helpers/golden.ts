@@ -32,6 +32,7 @@ export interface ExpectedCard {
   indicator?: string;
   suggestions?: string[];
   summaryIncludes?: string[];
+  summaryExcludes?: string[];
   detailIncludes?: string[];
   detailExcludes?: string[];
   orders?: ExpectedOrder[];
@@ -191,6 +192,7 @@ export function compareWithExpected(c: GoldenCase, status: number, body: Json): 
     const summary = String(card.summary ?? '');
     const detail = String(card.detail ?? '');
     for (const s of e.summaryIncludes ?? []) if (!summary.includes(s)) problems.push(`${e.topic}: summary ${JSON.stringify(summary)} does not include "${s}"`);
+    for (const s of e.summaryExcludes ?? []) if (summary.includes(s)) problems.push(`${e.topic}: summary ${JSON.stringify(summary)} includes "${s}", expected it absent`);
     for (const s of e.detailIncludes ?? []) if (!detail.includes(s)) problems.push(`${e.topic}: detail does not include "${s}"`);
     for (const s of e.detailExcludes ?? []) if (detail.includes(s)) problems.push(`${e.topic}: detail includes "${s}", expected it absent`);
     for (const o of e.orders ?? []) problems.push(...compareOrder(e.topic, card, o));
