@@ -2,10 +2,10 @@
 // it, and each card must read cleanly (no empty section, repeated name, "(s)", placeholder URL, long
 // summary or unrendered template).
 import path from 'node:path';
-import { createApp } from '../src/app';
+import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
-import { loadRegistry } from '../src/definitions';
-import { createFeedbackStore } from '../src/feedback';
+import { loadRegistry } from '../src/definitions/load';
+import { createFeedbackStore } from '../src/http/feedback';
 import { createLogger } from '../src/logger';
 import { cardReadingProblems, duplicatedNames, emptySections } from './helpers/card-text';
 import { listCases, postCase } from './helpers/golden';

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import request from 'supertest';
 import type { FhirResource } from 'fhir/r4';
-import type { ServiceDefinition } from '../../src/definitions';
-import type { HookRequest } from '../../src/hook-request';
+import type { ServiceDefinition } from '../../src/definitions/types';
+import type { HookRequest } from '../../src/cds-hooks';
 import { renderTokens, runQuery } from './fhir-query';
 
 export const FIXTURES = path.join(__dirname, '..', '..', 'fixtures');
