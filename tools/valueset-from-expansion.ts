@@ -92,11 +92,11 @@ function sourceExtension(source: ValueSet, options: ImportOptions, excluded: rea
   };
 }
 
-/** Same source and version (by OID, else url): replaced, so re-importing one expansion does not duplicate its citation. */
+/** Same source and version (by OID, else url, else name): replaced, so re-importing one expansion does not duplicate its citation. */
 function sameSource(a: Extension, b: Extension): boolean {
   const key = (e: Extension): string | undefined => {
     const parts = e.extension ?? [];
-    const id = parts.find((p) => p.url === 'oid')?.valueOid ?? parts.find((p) => p.url === 'url')?.valueString;
+    const id = parts.find((p) => p.url === 'oid')?.valueOid ?? parts.find((p) => p.url === 'url')?.valueString ?? parts.find((p) => p.url === 'name')?.valueString;
     return id === undefined ? undefined : `${id}|${parts.find((p) => p.url === 'version')?.valueString ?? ''}`;
   };
   return a.url === SOURCE_EXTENSION && b.url === SOURCE_EXTENSION && key(a) !== undefined && key(a) === key(b);
