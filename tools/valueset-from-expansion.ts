@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import type { Extension, ValueSet, ValueSetComposeInclude, ValueSetExpansionContains } from 'fhir/r4';
 
-export const SOURCE_EXTENSION = 'https://iph-cds.dev/fhir/StructureDefinition/valueset-source';
+export { SOURCE_EXTENSION } from '../src/definitions/coverage';
+import { SOURCE_EXTENSION } from '../src/definitions/coverage';
 
 /** Expansion files are downloaded JSON: a bound keeps a wrong file from exhausting memory. */
 const MAX_EXPANSION_BYTES = 20 * 1024 * 1024;
