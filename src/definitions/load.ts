@@ -121,7 +121,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       const s: Scope = { ...scope, variables: new Set([...scope.variables, ...c.extraVariables]) };
       checkExpression(c.expression.source, s, runtime, valueSets, c.file, c.pointer, issues, libraryFunctions);
     }
-    for (const [key, codes] of listed) checkPrefetchReads(new Map([[key, codes]]), serviceUsage.reads, valueSetByUrl, prefetchFile.get(key) ?? f.file, issues);
+    checkPrefetchReads(listed, serviceUsage.reads, valueSetByUrl, (key) => prefetchFile.get(key) ?? f.file, issues);
     for (const url of serviceUsage.valueSets) usage.valueSets.add(url);
     const service: ServiceDefinition = {
       id: raw.id,

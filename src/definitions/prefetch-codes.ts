@@ -76,25 +76,36 @@ export function renderPrefetchCodes(
 }
 
 /**
- * Every code of a value set a rule reads through from(key, valueSet) on a code-filtered key must be in the key's
- * list: otherwise the server filters that data away and the rule silently sees nothing.
+ * Rules must not read codes their prefetch filters away. For a value set read through from(key, valueSet) on a
+ * code-filtered key: some but not all of its codes listed is drift (an issue); none listed is a read another key
+ * serves (generic work-up templates read every group from observations, reports and procedures) when another
+ * code-filtered key lists all of them, and otherwise an issue: the data would be filtered away everywhere.
  */
 export function checkPrefetchReads(
   listed: ReadonlyMap<string, ReadonlySet<string>>,
   reads: ReadonlyMap<string, ReadonlySet<string>>,
   valueSets: ReadonlyMap<string, ValueSet>,
-  file: string,
+  fileOf: (key: string) => string,
   issues: LoadIssue[],
 ): void {
   for (const [key, codes] of listed) {
     for (const ref of reads.get(key) ?? []) {
       const vs = valueSets.get(resolveValueSetUrl(ref));
       if (!vs) continue; // an unknown value set is reported where it is named
-      const pointer = `/prefetch/${escapePointer(key)}/codes`;
+      const issue = (message: string) => issues.push({ file: fileOf(key), pointer: `/prefetch/${escapePointer(key)}/codes`, message });
       const includes = vs.compose?.include ?? [];
-      const missing = includes.flatMap((inc) => (inc.concept ?? []).map((c) => `${inc.system}|${c.code}`)).filter((c) => !codes.has(c));
-      if (includes.some((inc) => inc.filter?.length)) issues.push({ file, pointer, message: `rules read value set "${ref}" from ${key}, whose regex filter cannot be listed in its code search` });
-      else if (missing.length) issues.push({ file, pointer, message: `rules read value set "${ref}" from ${key}, but ${missing.length} of its codes are not in the ${key} query (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''})` });
+      if (includes.some((inc) => inc.filter?.length)) {
+        issue(`rules read value set "${ref}" from ${key}, whose regex filter cannot be listed in its code search`);
+        continue;
+      }
+      const all = includes.flatMap((inc) => (inc.concept ?? []).map((c) => `${inc.system}|${c.code}`));
+      const missing = all.filter((c) => !codes.has(c));
+      const sample = `${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`;
+      if (missing.length === 0) continue;
+      if (missing.length < all.length) issue(`rules read value set "${ref}" from ${key}, but ${missing.length} of its codes are not in the ${key} query (${sample})`);
+      else if (![...listed].some(([other, list]) => other !== key && all.every((c) => list.has(c)))) {
+        issue(`rules read value set "${ref}" from ${key}, but no prefetch search lists its codes (${sample})`);
+      }
     }
   }
 }
