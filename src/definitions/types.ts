@@ -60,6 +60,17 @@ export interface PrefetchKey {
   readonly required: boolean;
 }
 
+/** A value set (id or url) whose codes a prefetch search lists, optionally only those of some systems. */
+export type PrefetchCodes = string | { readonly valueSet: string; readonly systems?: readonly string[] };
+
+/** A prefetch template as written: `codes` are rendered into the query's code= parameter at load time. */
+export interface RawPrefetchKey {
+  query: string;
+  required: boolean;
+  description?: string;
+  codes?: PrefetchCodes[];
+}
+
 export interface ServiceDefinition {
   readonly id: string;
   readonly hook: HookName;
@@ -83,7 +94,7 @@ export const TOPIC_SYSTEM = 'https://iph-cds.dev/fhir/CodeSystem/card-topic';
 export interface RawLibrary {
   name: string;
   description: string;
-  prefetch?: Record<string, PrefetchKey>;
+  prefetch?: Record<string, RawPrefetchKey>;
   functions?: Record<string, string>;
   expressions: Record<string, string>;
   templates?: Record<string, Record<string, unknown>>;
@@ -129,7 +140,7 @@ export interface RawService {
   title: string;
   description: string;
   usageRequirements?: string;
-  prefetch?: Record<string, PrefetchKey>;
+  prefetch?: Record<string, RawPrefetchKey>;
   uses?: string[];
   expressions: Record<string, string>;
   templates?: Record<string, Record<string, unknown>>;
