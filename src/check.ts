@@ -1,4 +1,5 @@
-// `npm run check`: loads every definition and prints every issue with file and JSON pointer.
+// `npm run check`: loads every definition and prints every issue with file and JSON pointer, and the expressions
+// the compiled FHIRPath engine leaves to fhirpath.js.
 import path from 'node:path';
 import { checkDefinitions, formatIssue } from './definitions';
 
@@ -11,4 +12,10 @@ if (issues.length > 0) {
 const services = [...(registry?.services.values() ?? [])];
 process.stdout.write(
   `OK: ${services.length} service(s) (${services.map((s) => `${s.id}: ${s.expressions.length} expressions, ${s.cards.length} cards`).join('; ')}), ${registry?.valueSets.urls().length ?? 0} value sets\n`,
+);
+const referenceOnly = registry?.runtime.referenceOnly ?? [];
+process.stdout.write(
+  referenceOnly.length === 0
+    ? 'FHIRPath: every expression compiled\n'
+    : `FHIRPath: ${referenceOnly.length} expression(s) left on fhirpath.js:\n${referenceOnly.map((r) => `  ${r.construct}: ${r.source}`).join('\n')}\n`,
 );

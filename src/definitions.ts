@@ -11,6 +11,7 @@ import {
   type ExpressionAnalysis,
   BUILTIN_VARIABLES,
   createExpressionRuntime,
+  type FhirPathEngine,
   errorMessage,
   type CompiledExpression,
   type ExpressionRuntime,
@@ -484,7 +485,7 @@ function defineLibraryFunctions(
 }
 
 /** Loads and checks every definition under `root`; returns the issues instead of throwing. */
-export function checkDefinitions(root: string): { registry?: Registry; issues: LoadIssue[] } {
+export function checkDefinitions(root: string, engine: FhirPathEngine = 'compiled'): { registry?: Registry; issues: LoadIssue[] } {
   const issues: LoadIssue[] = [];
   const validate = createSchemaValidator(root);
 
@@ -509,7 +510,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
   }
   // A filter whose regex does not compile is already an issue: index the rest so every other check still runs.
   const valueSets = buildValueSetIndex(valueSetFiles.map((f) => withoutFilters(f.data as ValueSet, badFilters)));
-  const runtime = createExpressionRuntime(valueSets);
+  const runtime = createExpressionRuntime(valueSets, engine);
 
   const libraries = new Map<string, { file: string; data: RawLibrary }>();
   for (const f of readJsonFiles(path.join(root, 'libraries'), issues, root)) {
@@ -595,8 +596,8 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** Loads the registry or throws DefinitionsError listing every issue. */
-export function loadRegistry(root: string): Registry {
-  const { registry, issues } = checkDefinitions(root);
+export function loadRegistry(root: string, engine: FhirPathEngine = 'compiled'): Registry {
+  const { registry, issues } = checkDefinitions(root, engine);
   if (!registry) throw new DefinitionsError(issues);
   return registry;
 }

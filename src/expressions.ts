@@ -4,6 +4,7 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import { clinicalDateOf, completedMonths, parseFhirDate } from './clinical-time';
+import { compileFhirPath, UnsupportedFhirPath } from './fhirpath/compiler';
 import { describeValue } from './evidence';
 import { quantityIn, type QuantityLike } from './quantities';
 import type { RecordIndex } from './record-index';
@@ -425,16 +426,27 @@ export interface ExpressionRuntime {
   /** Names of every function an expression may call. */
   readonly functionNames: ReadonlySet<string>;
   readonly forbiddenFunctions: ReadonlySet<string>;
+  /** Expressions the compiled engine left to fhirpath.js, with the construct that made it (`npm run check` lists them). */
+  readonly referenceOnly: readonly { source: string; construct: string }[];
 }
 
-export function createExpressionRuntime(valueSets: ValueSetIndex): ExpressionRuntime {
+/** `compiled`: closures built at load (src/fhirpath/compiler); `reference`: fhirpath.js's interpreter. */
+export type FhirPathEngine = 'compiled' | 'reference';
+
+export function createExpressionRuntime(valueSets: ValueSetIndex, engine: FhirPathEngine = 'compiled'): ExpressionRuntime {
   const userInvocationTable = buildInvocationTable(valueSets);
   const options = { userInvocationTable, resolveInternalTypes: false } as unknown as Parameters<typeof fhirpath.compile>[2];
   const functionNames = new Set([...BUILTIN_FUNCTIONS, ...Object.keys(userInvocationTable)]);
   for (const f of FORBIDDEN_FUNCTIONS) functionNames.delete(f);
+  const referenceOnly: { source: string; construct: string }[] = [];
+  const reference = (expr: string): CompiledExpression => {
+    const fn = fhirpath.compile(expr, r4 as never, options) as unknown as (base: unknown, vars: Record<string, unknown>) => Collection;
+    return { source: expr, evaluate: (base, vars) => fn(base, vars) };
+  };
   return {
     functionNames,
     forbiddenFunctions: FORBIDDEN_FUNCTIONS,
+    referenceOnly,
     defineFunction(name, body) {
       if (functionNames.has(name) || FORBIDDEN_FUNCTIONS.has(name)) throw new Error(`function ${name}() already exists`);
       userInvocationTable[name] = {
@@ -446,8 +458,14 @@ export function createExpressionRuntime(valueSets: ValueSetIndex): ExpressionRun
       functionNames.add(name);
     },
     compile(expr) {
-      const fn = fhirpath.compile(expr, r4 as never, options) as unknown as (base: unknown, vars: Record<string, unknown>) => Collection;
-      return { source: expr, evaluate: (base, vars) => fn(base, vars) };
+      if (engine === 'reference') return reference(expr);
+      try {
+        return compileFhirPath(expr, { model: r4, functions: userInvocationTable });
+      } catch (e) {
+        if (!(e instanceof UnsupportedFhirPath)) throw e;
+        referenceOnly.push({ source: expr, construct: e.construct });
+        return reference(expr);
+      }
     },
   };
 }
