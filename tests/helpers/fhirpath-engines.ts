@@ -2,12 +2,14 @@
 // generated request evaluated through both, and every value reduced to plain JSON for comparison.
 import path from 'node:path';
 import fhirpath from 'fhirpath';
-import { analyzeExpression, BUILTIN_VARIABLES, type CompiledExpression } from '../../src/expressions';
-import { loadRegistry, type Registry, type ServiceDefinition } from '../../src/definitions';
-import { evaluateService } from '../../src/evaluation';
-import { renderCards } from '../../src/cards';
-import { resolvePrefetch } from '../../src/prefetch';
-import { validateHookRequest } from '../../src/request';
+import { analyzeExpression, BUILTIN_VARIABLES } from '../../src/fhirpath/analysis';
+import type { CompiledExpression } from '../../src/fhirpath/runtime';
+import { loadRegistry } from '../../src/definitions/load';
+import type { Registry, ServiceDefinition } from '../../src/definitions/types';
+import { evaluateService } from '../../src/evaluation/evaluate';
+import { renderCards } from '../../src/evaluation/cards';
+import { resolvePrefetch } from '../../src/fhir/prefetch';
+import { createRequestValidator } from '../../src/http/hook-request';
 
 export const DEFINITIONS = path.join(__dirname, '..', '..', 'cds-services');
 
@@ -77,10 +79,12 @@ function withoutUuids(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'uuid' ? undefined : x))) as unknown;
 }
 
+const requestValidator = createRequestValidator();
+
 /** One request through one engine: validation, prefetch, every named expression, every template, the cards. */
 export async function runEngine(registry: Registry, serviceId: string, body: unknown, now: number): Promise<EngineRun> {
   const service = registry.services.get(serviceId) as ServiceDefinition;
-  const request = validateHookRequest(service.hook, copy(body));
+  const request = requestValidator.validateHookRequest(service.hook, copy(body));
   const prefetch = await resolvePrefetch(service, request);
   const evaluation = evaluateService(service, request, prefetch, now, registry.valueSets);
   const named: Record<string, unknown> = {};
