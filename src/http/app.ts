@@ -7,14 +7,13 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { clientAuthMiddleware } from './client-auth';
 import { type ClientVerifier } from '../auth/verify';
-import { renderCards } from '../evaluation/cards';
 import type { Config } from '../config';
 import type { Registry } from '../definitions/types';
 import { stripData } from '../logger';
 import { errorMiddleware, HttpError } from '../errors';
-import { evaluateService } from '../evaluation/evaluate';
 import { createFeedbackValidator, type FeedbackStore, type FeedbackValidator } from './feedback';
-import { resolvePrefetch, type PrefetchFetcher } from '../fhir/prefetch';
+import type { PrefetchFetcher } from '../fhir/prefetch';
+import { answerHookCall } from '../hook-call';
 import { createRequestValidator, type RequestValidator } from './hook-request';
 
 export interface AppDeps {
@@ -140,12 +139,9 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     call.service = service.id;
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const request = requestValidator.validateHookRequest(service.hook, req.body);
-    const prefetch = await resolvePrefetch(service, request, deps.fetcher);
-    const evaluation = evaluateService(service, request, prefetch, Date.now(), registry.valueSets);
-    const cards = renderCards(service, evaluation);
-    if (evaluation.failures.length) {
-      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: evaluation.failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
+    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
+    if (failures.length) {
+      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
     call.topics = cards.map((c) => c.source.topic.code);
     res.json({ cards });
