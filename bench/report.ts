@@ -2,6 +2,7 @@
 // (latency percentiles, req/s, RSS), ratios to the floor, growth S -> M -> L, cost per resource, the targets,
 // and the profile when one was taken.
 import type { LoadResult } from './http-load';
+import type { InProcessResult } from './in-process';
 import type { HotFunction } from './profile';
 
 export type Engine = 'compiled' | 'reference';
@@ -25,10 +26,17 @@ export interface Run {
   idleRssMb: number;
 }
 
+export interface InProcessRow {
+  size: string;
+  engine: Engine;
+  result: InProcessResult;
+}
+
 export interface Report {
   machine: string;
   sizes: SizeInfo[];
   runs: Run[];
+  inProcess: InProcessRow[];
   cores: number;
   profile?: HotFunction[];
   wallS: number;
@@ -100,6 +108,15 @@ export function renderReport(r: Report): string {
     prev = { c, r: ref };
   }
   out.push('', 'Growth: p50 of a size over the previous one. Cost per resource: (service p50 − floor p50) / resources, i.e. the work beyond HTTP and JSON parsing.', '');
+  if (r.inProcess.length) {
+    out.push('### In process: answerHookCall, the function the HTTP handler calls (no HTTP)', '');
+    out.push('| Size | Engine | JSON.parse p50 ms | answerHookCall p50 ms | p90 ms | p99 ms | call / parse | Iterations |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const row of r.inProcess) {
+      const x = row.result;
+      out.push(`| ${row.size} | ${row.engine} | ${fmt(x.parse.p50)} | ${fmt(x.call.p50)} | ${fmt(x.call.p90)} | ${fmt(x.call.p99)} | ${ratio(x.call.p50, x.parse.p50)} | ${x.iterations} |`);
+    }
+    out.push('');
+  }
   const many = r.runs.filter((x) => x.connections > 1);
   if (many.length) {
     out.push(`### Throughput: S, all ${r.cores} cores (${r.cores} workers)`, '');

@@ -1,5 +1,6 @@
-// `npm run bench`: seeded S/M/L charts posted to the built service (`node dist/main.js`, the pipeline production
-// runs) on both FHIRPath engines and to the floor, one connection each, then S with every core; writes the
+// `npm run bench`: seeded S/M/L charts through answerHookCall in process (the function the HTTP handler calls) and
+// posted to the built service (`node dist/main.js`) on both FHIRPath engines and to the floor, one connection each,
+// then S with every core; writes the
 // Markdown report to bench/results/ (ignored), or to bench/results.md with `--update`. `--profile` adds a CPU
 // profile of the compiled service.
 import fs from 'node:fs';
@@ -8,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Registry } from '../src/definitions/types';
 import { postOnce, readRssMb, ROOT, runLoad, startServer, type ServerOptions } from './http-load';
+import { timeInProcess } from './in-process';
 import { hottestFunctions } from './profile';
-import { renderReport, type Kind, type Run, type SizeInfo } from './report';
+import { renderReport, type InProcessRow, type Kind, type Run, type SizeInfo } from './report';
 import { buildHookRequest, CORE_OTHER_RESOURCES, countPrefetched, generatePatient, type PatientSpec } from './synthetic-patient';
 
 const SEED = 20240611;
@@ -103,6 +105,14 @@ async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { loadRegistry } = require(path.join(ROOT, 'dist', 'definitions', 'load.js')) as typeof import('../src/definitions/load');
   const bodies = buildBodies(loadRegistry(path.join(ROOT, 'cds-services')));
+  const inProcess: InProcessRow[] = [];
+  for (const engine of ['compiled', 'reference'] as const) {
+    const registry = loadRegistry(path.join(ROOT, 'cds-services'), engine);
+    for (const size of bodies) {
+      progress(`${size.info.name} ${engine}, in process`);
+      inProcess.push({ size: size.info.name, engine, result: await timeInProcess(registry, SERVICE_ID, size.body.toString('utf8'), DURATION_S) });
+    }
+  }
   const runs: Run[] = [];
   for (const size of bodies) {
     for (const kind of ['compiled', 'reference', 'floor'] as Kind[]) runs.push(await measure(size, kind, 1, 1));
@@ -122,7 +132,7 @@ async function main(): Promise<void> {
     profile = hottestFunctions(dir, 20);
     progress(`CPU profiles in ${dir}`);
   }
-  const report = renderReport({ machine: machineInfo, sizes: bodies.map((b) => b.info), runs, cores, profile, wallS: (Date.now() - started) / 1000 });
+  const report = renderReport({ machine: machineInfo, sizes: bodies.map((b) => b.info), runs, inProcess, cores, profile, wallS: (Date.now() - started) / 1000 });
   process.stdout.write(report);
   const file = UPDATE ? path.join(ROOT, 'bench', 'results.md') : path.join(outDir, `results-${stamp}.md`);
   fs.writeFileSync(file, report);
