@@ -38,7 +38,7 @@ function compiler(options: CompileOptions): (node: AstNode) => Code {
   const { model } = options;
   const compile = (node: AstNode): Code => {
     if (PASS_THROUGH.has(node.type)) return compile(child(node));
-    if (OPERATOR_TYPES.has(node.type)) return compileOperator(node, compile, model);
+    if (OPERATOR_TYPES.has(node.type)) return compileOperator(node, compile, model, functions);
     switch (node.type) {
       case 'LiteralTerm': {
         if (node.children?.length) return compile(child(node));

@@ -27,7 +27,20 @@ function typeSpecifier(node: AstNode, model: unknown): Param {
   return () => info;
 }
 
-function compileParam(kind: ParamKind, raw: AstNode, compile: CompileNode, model: unknown): Param {
+// fhirpath.js functions that change their context ($index, defined variables) while they run.
+const SCOPE_CHANGING = new Set(['where', 'select', 'all', 'exists', 'extension', 'repeat', 'defineVariable', 'aggregate', 'sort']);
+
+/** True when evaluating `node` may change the scope it runs in, so that it needs a copy of it (fhirpath.js's cloneCtx). */
+function changesScope(node: AstNode, functions: FunctionTable): boolean {
+  if (node.type === 'FunctionInvocation') {
+    const functn = node.children?.[0];
+    const name = identifierValue(functn?.children?.[0]?.text ?? functn?.text);
+    if (SCOPE_CHANGING.has(name) && !Object.prototype.hasOwnProperty.call(functions, name)) return true;
+  }
+  return (node.children ?? []).some((c) => changesScope(c, functions));
+}
+
+function compileParam(kind: ParamKind, raw: AstNode, compile: CompileNode, model: unknown, functions: FunctionTable): Param {
   const node = (raw.type === 'SortDirectionArgument' || raw.type === 'SortArgument') && raw.children?.[0] ? raw.children[0] : raw;
   if (kind === 'Expr') {
     const code = compile(node);
@@ -43,10 +56,16 @@ function compileParam(kind: ParamKind, raw: AstNode, compile: CompileNode, model
   if (kind === 'TypeSpecifier') return typeSpecifier(node, model);
   if (kind === 'Identifier' || kind === 'SortArgument') throw new UnsupportedFhirPath(`${kind} parameter`);
   const code = compile(node);
-  const evaluate: Param = (_focus, s) => {
-    const $this = s.$this || s.dataRoot;
-    return code($this, withThis(s, $this));
-  };
+  // Below the top level ($this set) a subexpression that cannot change its scope may share it: same values, no copy.
+  const evaluate: Param = changesScope(node, functions)
+    ? (_focus, s) => {
+        const $this = s.$this || s.dataRoot;
+        return code($this, withThis(s, $this));
+      }
+    : (_focus, s) => {
+        const $this = s.$this || s.dataRoot;
+        return code($this, s.$this === undefined ? withThis(s, $this) : s);
+      };
   if (kind === 'Any' || kind === 'AnyAtRoot') return evaluate;
   const type = Array.isArray(kind) ? kind[0] : kind;
   const orEmpty = Array.isArray(kind);
@@ -66,7 +85,7 @@ function plainArguments(fn: FpFunction): FpFunction {
   } as FpFunction;
 }
 
-function call(entry: Invocable, name: string, paramNodes: AstNode[], compile: CompileNode, model: unknown): Code {
+function call(entry: Invocable, name: string, paramNodes: AstNode[], compile: CompileNode, model: unknown, functions: FunctionTable): Code {
   const fn = entry.fn as unknown as (this: Scope, ...a: unknown[]) => unknown;
   if (!entry.arity) {
     if (paramNodes.length > 0) {
@@ -78,7 +97,7 @@ function call(entry: Invocable, name: string, paramNodes: AstNode[], compile: Co
   }
   const kinds = entry.arity[paramNodes.length];
   if (!kinds) throw new UnsupportedFhirPath(`${name}() with ${paramNodes.length} parameter(s)`);
-  const params = paramNodes.map((p, i) => compileParam(kinds[i] as ParamKind, p, compile, model));
+  const params = paramNodes.map((p, i) => compileParam(kinds[i] as ParamKind, p, compile, model, functions));
   const nullable = entry.nullable === true;
   switch (params.length) {
     case 0:
@@ -113,11 +132,11 @@ export function compileFunction(node: AstNode, functions: FunctionTable, compile
   const own = Object.prototype.hasOwnProperty.call(functions, name) ? functions[name] : undefined;
   if (own) {
     const entry = own.internalStructures ? own : { ...own, fn: plainArguments(own.fn) };
-    return call(entry, name, paramNodes, compile, model);
+    return call(entry, name, paramNodes, compile, model, functions);
   }
   const builtin = Object.prototype.hasOwnProperty.call(BUILTINS, name) ? BUILTINS[name] : undefined;
   if (!builtin) throw new UnsupportedFhirPath(`${name}()`);
-  return call(builtin, name, paramNodes, compile, model);
+  return call(builtin, name, paramNodes, compile, model, functions);
 }
 
 const ALIASES: Record<string, Record<string, string>> = {
@@ -125,7 +144,7 @@ const ALIASES: Record<string, Record<string, string>> = {
   MembershipExpression: { contains: 'contains', in: 'in' },
 };
 
-export function compileOperator(node: AstNode, compile: CompileNode, model: unknown): Code {
+export function compileOperator(node: AstNode, compile: CompileNode, model: unknown, functions: FunctionTable): Code {
   const symbol = node.text ?? '';
   const alias = ALIASES[node.type];
   const op = alias ? alias[symbol] : symbol;
@@ -133,7 +152,7 @@ export function compileOperator(node: AstNode, compile: CompileNode, model: unkn
   const operands = node.children ?? [];
   if (!entry || operands.length !== 2) throw new UnsupportedFhirPath(`operator ${symbol}`);
   const kinds = entry.arity[2] as ParamKind[];
-  const [left, right] = operands.map((o, i) => compileParam(kinds[i] as ParamKind, o, compile, model)) as [Param, Param];
+  const [left, right] = operands.map((o, i) => compileParam(kinds[i] as ParamKind, o, compile, model, functions)) as [Param, Param];
   const fn = entry.fn as unknown as (this: Scope, a: unknown, b: unknown) => unknown;
   const nullable = entry.nullable === true;
   return (focus, s) => {

@@ -1,7 +1,7 @@
 // Paths: member access over FHIR JSON with the model's types (choice types `value[x]`, primitive extensions
 // `_x`, a type name at the start of a path), `%variables`, `$this`, `$index` and the indexer `[n]`.
 import { identifierValue, stringLiteralValue, child, type AstNode } from './ast';
-import { types, util, type Coll } from './internals';
+import { types, type Coll, type ResourceNodeLike } from './internals';
 import type { Code, Root } from './scope';
 
 const { ResourceNode, TypeInfo } = types;
@@ -10,10 +10,83 @@ const { makeResNode } = ResourceNode;
 type PathInfo = { ctx: unknown; path: string; fhirNodeDataType: string; parentResNode: unknown; propName: string; index: number };
 type Json = { __path__?: PathInfo; resourceType?: unknown };
 
+interface Model {
+  pathsDefinedElsewhere: Record<string, string>;
+  choiceTypePaths: Record<string, string[]>;
+  path2Type: Record<string, string>;
+  path2TypeWithoutElements: Record<string, string>;
+}
+/** A child element as fhirpath.js's makeChildResNodes names it: JSON field, node path and FHIR type. */
+interface Child {
+  field: string;
+  path: string;
+  type: string | null;
+}
+/** The children a member name may be under one parent path: one, or one per type of a choice element. */
+type Children = { choice: false; child: Child } | { choice: true; children: Child[] };
+
+function childrenAt(model: Model, parentPath: string, key: string): Children {
+  let childPath = parentPath + '.' + key;
+  childPath = model.pathsDefinedElsewhere[childPath] || childPath;
+  const finish = (field: string, path: string): Child => ({ field, path: model.path2TypeWithoutElements[path] || path, type: model.path2Type[path] ?? null });
+  const types = model.choiceTypePaths[childPath];
+  if (types) return { choice: true, children: types.map((t) => finish(key + t, childPath + t)) };
+  return { choice: false, child: finish(key, key === 'extension' ? 'Extension' : childPath) };
+}
+
+const isSome = (x: unknown): boolean => !(x === null || x === undefined || (Array.isArray(x) && x.length === 0));
+
+type Node = ResourceNodeLike & { _data?: Record<string, unknown> | null };
+
+/** fhirpath.js's makeChildResNodes, with the model lookups of each parent path done once and kept. */
+function pushChildren(result: Coll, root: Root, parent: Node, key: string, model: Model, cache: Map<string, Children>): void {
+  const data = parent.data as Record<string, unknown> | null | undefined;
+  let toAdd: unknown;
+  let _toAdd: unknown;
+  let path: string | null = null;
+  let type: string | null = null;
+  if (parent.path) {
+    let children = cache.get(parent.path);
+    if (children === undefined) cache.set(parent.path, (children = childrenAt(model, parent.path, key)));
+    if (children.choice) {
+      for (const c of children.children) {
+        toAdd = data?.[c.field];
+        _toAdd = data?.['_' + c.field];
+        if (toAdd !== undefined || _toAdd !== undefined) {
+          path = c.path;
+          type = c.type;
+          break;
+        }
+      }
+    } else {
+      toAdd = data?.[key];
+      _toAdd = data?.['_' + key];
+      if (toAdd === undefined && _toAdd === undefined) toAdd = parent._data?.[key];
+      path = children.child.path;
+      type = children.child.type;
+    }
+  } else {
+    toAdd = data?.[key];
+    _toAdd = data?.['_' + key];
+    if (toAdd === undefined && _toAdd === undefined) toAdd = parent._data?.[key];
+  }
+  if (!isSome(toAdd) && !isSome(_toAdd)) return;
+  const extra = _toAdd as unknown[] | null | undefined;
+  if (Array.isArray(toAdd)) {
+    for (let i = 0; i < toAdd.length; i++) result.push(makeResNode(root, toAdd[i], parent, path, extra && extra[i], type, key, i));
+    for (let i = toAdd.length; i < (extra?.length || 0); i++) result.push(makeResNode(root, null, parent, path, (extra as unknown[])[i], type, key, i));
+  } else if (toAdd == null && Array.isArray(extra)) {
+    for (let i = 0; i < extra.length; i++) result.push(makeResNode(root, null, parent, path, extra[i], type, key, i));
+  } else {
+    result.push(makeResNode(root, toAdd, parent, path, _toAdd, type, key));
+  }
+}
+
 export function compileMember(node: AstNode, model: unknown): Code {
   const key = identifierValue(child(node).text);
   const atRoot = node.atRoot;
   const typeAtRoot = atRoot ? new TypeInfo({ name: key }) : undefined;
+  const cache = new Map<string, Children>();
   return (focus, s) => {
     const result: Coll = [];
     for (let i = 0; i < focus.length; i++) {
@@ -29,8 +102,7 @@ export function compileMember(node: AstNode, model: unknown): Code {
       ) {
         result.push(res);
       } else {
-        const children = util.makeChildResNodes(s.root as never, res, key, model);
-        for (let j = 0; j < children.length; j++) result.push(children[j]);
+        pushChildren(result, s.root, res, key, model as Model, cache);
       }
     }
     return result;
