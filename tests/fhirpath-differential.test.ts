@@ -5,6 +5,7 @@
 import { buildRequest, listCases } from './helpers/golden';
 import { copy, loadBothEngines, runEngine, type EngineRun } from './helpers/fhirpath-engines';
 
+// Both engines run every case: generous per-test timeouts, since a busy 2-core machine may be several times slower.
 const engines = loadBothEngines();
 const cases = listCases().filter((c) => c.data.expect.status === 200 && engines.compiled.services.has(c.service));
 
@@ -117,7 +118,7 @@ describe.each([...new Set(cases.map((c) => c.service))])('%s: compiled = referen
     const result = await compare(service, buildRequest(definition, c.data), Date.parse(c.data.now));
     expect(result.differences).toEqual([]);
     expect(result.evaluated).toBeGreaterThan(100);
-  });
+  }, 120_000);
 
   // Each variant on every third case (a different third per variant): every case is rewritten by some variants and
   // the suite stays within a minute on a busy machine.
@@ -130,5 +131,5 @@ describe.each([...new Set(cases.map((c) => c.service))])('%s: compiled = referen
       found.push(...result.differences.map((d) => `${c.name}: ${d}`));
     }
     expect(found).toEqual([]);
-  });
+  }, 600_000);
 });
