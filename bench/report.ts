@@ -127,7 +127,7 @@ export function renderReport(r: Report): string {
   out.push('### Targets (issue 16)', '', '| Target | Measured | |', '| --- | --- | --- |');
   for (const t of targets(r)) out.push(`| ${t.what} | ${t.measured} | ${t.pass ? 'met' : '**missed**'} |`);
   if (r.profile) {
-    out.push('', '### CPU profile of the compiled service (S and M runs, self time)', '', '| Share | Function | Where |', '| --- | --- | --- |');
+    out.push('', '### CPU profile of the compiled service (S and M runs, self time)', '', 'The whole server process: its start-up (definitions parsed by fhirpath.js\'s ANTLR parser, schemas compiled) is included; `.cpuprofile` files are in bench/results/.', '', '| Share | Function | Where |', '| --- | --- | --- |');
     for (const h of r.profile) out.push(`| ${(100 * h.share).toFixed(1)} % | ${h.name} | ${h.where} |`);
   }
   out.push('');
