@@ -1,15 +1,28 @@
-// HTTP side of the benchmark: starts the built service (or the floor app) as child processes, waits for
-// them to answer, drives them with autocannon and samples the resident memory of every worker process.
+// HTTP side of the benchmark: starts the built service (`node dist/main.js`, the production pipeline) or the
+// floor app as child processes, waits for them to answer, drives them with autocannon and samples the resident
+// memory of every worker process.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { DIST } from './service-modules';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist');
 import { msSince, clock, percentile, sleep } from './stats';
 
 export type ServerKind = 'service' | 'floor';
 
 export const BODY_LIMIT = '64mb';
+
+export interface ServerOptions {
+  kind: ServerKind;
+  workers: number;
+  port: number;
+  /** CDS_FHIRPATH_ENGINE of the service. */
+  engine?: 'compiled' | 'reference';
+  /** Run under `node --cpu-prof`, writing the profile here when the server stops. */
+  profileDir?: string;
+}
 
 export interface ServerHandle {
   kind: ServerKind;
@@ -77,8 +90,9 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /** Starts `node dist/main.js` (service) or the floor app on 127.0.0.1:port and waits until it answers. */
-export async function startServer(kind: ServerKind, workers: number, port: number, benchDir: string): Promise<ServerHandle> {
-  const script = kind === 'service' ? path.join(DIST, 'main.js') : path.join(benchDir, 'floor-server.js');
+export async function startServer(options: ServerOptions): Promise<ServerHandle> {
+  const { kind, workers, port } = options;
+  const script = kind === 'service' ? path.join(DIST, 'main.js') : path.join(__dirname, 'floor-server.js');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
@@ -87,10 +101,12 @@ export async function startServer(kind: ServerKind, workers: number, port: numbe
     CDS_BODY_LIMIT: BODY_LIMIT,
     CDS_WORKERS: String(workers),
     CDS_AUTH: 'off',
+    CDS_FHIRPATH_ENGINE: options.engine ?? 'compiled',
   };
   delete env.NODE_ENV;
   const started = clock();
-  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const child = spawn(process.execPath, [...flags, script], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
@@ -102,20 +118,20 @@ export async function startServer(kind: ServerKind, workers: number, port: numbe
     // The primary first: it would replace a worker that exits. Workers exit when the primary's channel closes.
     const workersBefore = kind === 'service' && workers > 1 ? childPids(pid) : [];
     child.kill('SIGTERM');
-    if (!(await waitForExit(child, 5000))) child.kill('SIGKILL');
+    if (!(await waitForExit(child, 15_000))) child.kill('SIGKILL');
     for (const w of workersBefore) {
       for (let i = 0; i < 20 && isAlive(w); i++) await sleep(100);
       if (isAlive(w)) process.kill(w, 'SIGKILL');
     }
   };
 
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   const url = `http://127.0.0.1:${port}/cds-services`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the ${kind} exited with code ${child.exitCode}: ${stderr}`);
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`the ${kind} did not answer ${url} within 30 s: ${stderr}`);
+      throw new Error(`the ${kind} did not answer ${url} within 120 s: ${stderr}`);
     }
     try {
       const res = await fetch(url);

@@ -1,18 +1,12 @@
-// Turns the benchmark's measurements into the Markdown report (tables and the targets with pass/miss),
-// printed to the console and written to bench/results.md.
-import { STAGES, type ExpressionBreakdown, type StageTimings } from './in-process';
-import type { LoadResult, ServerKind } from './http-load';
+// Turns the benchmark's measurements into the Markdown report: bodies, both engines and the floor side by side
+// (latency percentiles, req/s, RSS), ratios to the floor, growth S -> M -> L, cost per resource, the targets,
+// and the profile when one was taken.
+import type { LoadResult } from './http-load';
+import type { InProcessResult } from './in-process';
+import type { HotFunction } from './profile';
 
-export interface MachineInfo {
-  cpuModel: string;
-  nproc: number;
-  node: string;
-  os: string;
-  memoryGb: number;
-  loadAverage: string;
-  loadAverageEnd?: string;
-  date: string;
-}
+export type Engine = 'compiled' | 'reference';
+export type Kind = Engine | 'floor';
 
 export interface SizeInfo {
   name: string;
@@ -20,197 +14,122 @@ export interface SizeInfo {
   observations: number;
   bodyBytes: number;
   topics: string[];
-  /** False when the in-process pass was stopped before the cards were rendered. */
-  finished: boolean;
 }
 
-export interface HttpRow {
+export interface Run {
   size: string;
-  kind: ServerKind;
+  kind: Kind;
   workers: number;
   connections: number;
-  result?: LoadResult;
-  /** Why the run was not made (over the time budget). */
-  skipped?: string;
+  result: LoadResult;
+  /** RSS of each worker once started, before any request, MB. */
+  idleRssMb: number;
 }
 
-export interface TargetRow {
-  target: string;
-  measured: string;
-  pass: boolean | undefined;
-  note?: string;
+export interface InProcessRow {
+  size: string;
+  engine: Engine;
+  result: InProcessResult;
 }
 
 export interface Report {
-  machine: MachineInfo;
-  wallSeconds: number;
-  registryLoadMs: number;
-  serviceStartupMs: number;
+  machine: string;
   sizes: SizeInfo[];
-  http: HttpRow[];
-  ratios: { size: string; connections: number; service: number; floor: number }[];
-  inProcess: { size: string; timings: StageTimings }[];
-  growth: { size: string; resources: number; total: number; core: number }[];
-  breakdowns: { size: string; breakdown?: ExpressionBreakdown; skipped?: string; cold?: boolean; running?: { name: string; ms: number } }[];
-  targets: TargetRow[];
-  notes: string[];
+  runs: Run[];
+  inProcess: InProcessRow[];
+  cores: number;
+  profile?: HotFunction[];
+  wallS: number;
 }
 
-export function fmtMs(ms: number | undefined): string {
-  if (ms === undefined || Number.isNaN(ms)) return '–';
-  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms >= 100) return ms.toFixed(0);
-  if (ms >= 10) return ms.toFixed(1);
-  return ms.toFixed(2);
+const fmt = (ms: number): string => (Number.isNaN(ms) ? '-' : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const ratio = (a: number, b: number): string => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '-');
+const KIND_LABEL: Record<Kind, string> = { compiled: 'service, compiled FHIRPath', reference: 'service, fhirpath.js (reference)', floor: 'floor (bare express.json)' };
+
+function find(runs: Run[], size: string, kind: Kind, connections: number): Run | undefined {
+  return runs.find((r) => r.size === size && r.kind === kind && r.connections === connections);
 }
 
-/** A duration with its unit, for prose. */
-export function fmtDuration(ms: number | undefined): string {
-  if (ms === undefined || Number.isNaN(ms)) return '–';
-  return ms >= 10_000 ? fmtMs(ms) : `${fmtMs(ms)} ms`;
+interface Target {
+  what: string;
+  measured: string;
+  pass: boolean;
 }
 
-function fmtRatio(r: number): string {
-  return Number.isFinite(r) ? `${r.toFixed(2)}×` : '–';
-}
-
-function fmtMb(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(2)} MB`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
-function serverLabel(kind: ServerKind, workers: number): string {
-  return kind === 'floor' ? 'floor (bare express.json)' : `iph-patient-view, ${workers} worker${workers > 1 ? 's' : ''}`;
+function targets(r: Report): Target[] {
+  const out: Target[] = [];
+  const p = (size: string, kind: Kind) => find(r.runs, size, kind, 1)?.result;
+  const latency = (size: string, floorRatio: number, p99Max?: number) => {
+    const c = p(size, 'compiled');
+    const f = p(size, 'floor');
+    if (!c || !f) return;
+    out.push({ what: `${size}: service p50 within ${floorRatio}x of the floor`, measured: `${fmt(c.p50)} / ${fmt(f.p50)} ms = ${ratio(c.p50, f.p50)}`, pass: c.p50 <= floorRatio * f.p50 });
+    if (p99Max !== undefined) out.push({ what: `${size}: p99 at most ${p99Max} ms`, measured: `${fmt(c.p99)} ms`, pass: c.p99 <= p99Max });
+  };
+  latency('S', 2, 20);
+  latency('M', 1.5, 100);
+  latency('L', 1.3);
+  const all = (kind: Kind) => r.runs.find((x) => x.size === 'S' && x.kind === kind && x.workers === r.cores && x.connections > 1)?.result;
+  const tc = all('compiled');
+  const tr = all('reference');
+  if (tc && tr) out.push({ what: 'S with all cores: throughput at least 4x the reference engine', measured: `${tc.requestsPerSecond.toFixed(0)} / ${tr.requestsPerSecond.toFixed(0)} req/s = ${ratio(tc.requestsPerSecond, tr.requestsPerSecond)}`, pass: tc.requestsPerSecond >= 4 * tr.requestsPerSecond });
+  const idle = r.runs.filter((x) => x.kind === 'compiled').map((x) => x.idleRssMb);
+  if (idle.length) out.push({ what: 'resident memory per worker at most 150 MB idle', measured: `${Math.max(...idle).toFixed(0)} MB`, pass: Math.max(...idle) <= 150 });
+  return out;
 }
 
 export function renderReport(r: Report): string {
   const out: string[] = [];
-  const m = r.machine;
-  out.push('## Benchmark results');
-  out.push('');
-  out.push('Reproduce: `npm ci && npm run bench` (builds, runs in under 5 minutes, rewrites this file). Knobs: BENCH_DURATION, BENCH_RUN_CAP, BENCH_BUDGET, BENCH_PASS_DEADLINE (seconds).');
-  out.push('');
-  out.push(
-    `Machine: ${m.cpuModel}, ${m.nproc} cores (\`nproc\`), ${m.memoryGb.toFixed(0)} GB RAM, ${m.os}, Node ${m.node}. ` +
-      `Load average (1/5/15 min) at start: ${m.loadAverage}${m.loadAverageEnd ? `, at the end: ${m.loadAverageEnd}` : ''}. ` +
-      `Run: ${m.date}, ${r.wallSeconds.toFixed(0)} s wall time (without the build).`,
-  );
-  out.push('');
-  out.push('### Request bodies (seeded synthetic patient-view requests, all prefetch keys)');
-  out.push('');
-  out.push(
-    table(
-      ['Size', 'Resources', 'Observations', 'Body', 'Cards returned'],
-      r.sizes.map((s) => [s.name, String(s.resources), String(s.observations), fmtMb(s.bodyBytes), s.finished ? s.topics.join(', ') || '(none)' : '(not finished in-process)']),
-    ),
-  );
-  out.push('');
-  out.push('### HTTP (autocannon, 127.0.0.1, same bodies for service and floor)');
-  out.push('');
-  out.push(
-    table(
-      ['Size', 'Server', 'Conn.', 'p50 ms', 'p90 ms', 'p99 ms', 'req/s', 'Requests', 'Errors', 'Peak RSS/worker'],
-      r.http.map((h) => {
-        const res = h.result;
-        if (!res) return [h.size, serverLabel(h.kind, h.workers), String(h.connections), '–', '–', '–', '–', '–', '–', `not run: ${h.skipped ?? ''}`];
-        const errors = res.errors + res.non2xx;
-        return [
-          h.size,
-          serverLabel(h.kind, h.workers),
-          String(h.connections),
-          fmtMs(res.p50),
-          fmtMs(res.p90),
-          fmtMs(res.p99),
-          res.requestsPerSecond >= 10 ? res.requestsPerSecond.toFixed(0) : res.requestsPerSecond.toFixed(2),
-          res.stopped ? `${res.completed} (stopped)` : String(res.completed),
-          errors === 0 ? '0' : `${errors} (${res.non2xx} non-2xx, ${res.timeouts} timeouts)`,
-          `${res.peakRssMb.toFixed(0)} MB`,
-        ];
-      }),
-    ),
-  );
-  out.push('');
-  out.push('Service / floor (p50 latency, 1 worker; the floor is the cost of HTTP + JSON parsing alone):');
-  out.push('');
-  out.push(
-    table(
-      ['Size', 'Conn.', 'Service p50 ms', 'Floor p50 ms', 'Ratio'],
-      r.ratios.map((x) => [x.size, String(x.connections), fmtMs(x.service), fmtMs(x.floor), fmtRatio(x.service / x.floor)]),
-    ),
-  );
-  out.push('');
-  out.push('### In-process, no HTTP (median ms per call; the built code from dist/)');
-  out.push('');
-  out.push(
-    table(
-      ['Size', 'JSON.parse', 'validate', 'resolvePrefetch', 'evaluateService', 'renderCards', 'stringify', 'prefetch+evaluate+render', 'Total', 'Iterations'],
-      r.inProcess.map(({ size, timings: t }) => {
-        if (t.stopped) {
-          // Stopped during the first unfinished stage: it ran at least the rest of the elapsed time.
-          const stoppedAfter = t.stopped.afterMs;
-          const done = STAGES.filter((st) => !Number.isNaN(t.stages[st]));
-          const spent = done.reduce((acc, st) => acc + t.stages[st], 0);
-          const cells = STAGES.map((st) => (done.includes(st) ? fmtMs(t.stages[st]) : st === STAGES[done.length] ? `> ${fmtMs(stoppedAfter - spent)} (stopped)` : '–'));
-          return [size, ...cells, '–', `> ${fmtMs(stoppedAfter)}`, '1 (cold, stopped)'];
-        }
-        return [
-          size,
-          ...STAGES.map((st) => fmtMs(t.stages[st])),
-          fmtMs(t.core),
-          fmtMs(t.total),
-          `${t.iterations}${t.cold ? ' (cold)' : ''}`,
-        ];
-      }),
-    ),
-  );
-  out.push('');
-  out.push('Growth (in-process total; each size has twice the resources of the one before, over the same 3 years):');
-  out.push('');
-  out.push(
-    table(
-      ['Size', 'Resources', 'Total ms', 'vs. previous', 'prefetch+evaluate+render ms', 'vs. previous'],
-      r.growth.map((g, i) => {
-        const prev = i > 0 ? r.growth[i - 1] : undefined;
-        return [g.size, String(g.resources), fmtMs(g.total), prev ? fmtRatio(g.total / prev.total) : '', fmtMs(g.core), prev ? fmtRatio(g.core / prev.core) : ''];
-      }),
-    ),
-  );
-  for (const b of r.breakdowns) {
-    out.push('');
-    if (!b.breakdown) {
-      out.push(`Slowest named expressions, size ${b.size}: not measured (${b.skipped ?? ''}).`);
-      continue;
+  out.push('## Benchmark results', '');
+  out.push('Reproduce: `npm run bench` (writes bench/results/, ignored by git); `npm run bench -- --update` rewrites this file; `-- --profile` adds a CPU profile of the compiled service. Knob: BENCH_DURATION (seconds per run).', '');
+  out.push(`Machine: ${r.machine}. Wall time ${r.wallS.toFixed(0)} s. Every service figure is \`node dist/main.js\` over HTTP on 127.0.0.1 (the production pipeline: parse, validate, prefetch, evaluate, render), \`CDS_FHIRPATH_ENGINE\` set per run; the floor parses the same body and answers \`{"cards":[]}\`.`, '');
+  out.push('### Request bodies (seeded synthetic patient-view requests)', '');
+  out.push('| Size | Resources | Observations | Body | Cards |', '| --- | --- | --- | --- | --- |');
+  for (const s of r.sizes) out.push(`| ${s.name} | ${s.resources} | ${s.observations} | ${(s.bodyBytes / 1024 ** 2).toFixed(2)} MB | ${s.topics.join(', ')} |`);
+  out.push('', '### One connection, one worker', '');
+  out.push('| Size | Server | p50 ms | p90 ms | p99 ms | req/s | Requests | Idle RSS | Peak RSS |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const s of r.sizes) {
+    for (const kind of ['compiled', 'reference', 'floor'] as Kind[]) {
+      const run = find(r.runs, s.name, kind, 1);
+      if (!run) continue;
+      const x = run.result;
+      out.push(`| ${s.name} | ${KIND_LABEL[kind]} | ${fmt(x.p50)} | ${fmt(x.p90)} | ${fmt(x.p99)} | ${x.requestsPerSecond.toFixed(1)} | ${x.completed}${x.errors + x.non2xx ? ` (${x.errors + x.non2xx} failed)` : ''} | ${run.idleRssMb.toFixed(0)} MB | ${x.peakRssMb.toFixed(0)} MB |`);
     }
-    const bd = b.breakdown;
-    const how = b.cold ? 'one cold pass' : `median of ${bd.iterations} evaluation${bd.iterations > 1 ? 's' : ''}`;
-    const running = b.running ? `; stopped while \`${b.running.name}\` had run ${fmtDuration(b.running.ms)}` : '';
-    out.push(
-      `Slowest named expressions, size ${b.size} (${how}; finished expressions ${fmtDuration(bd.expressionsMs)}, record index ${fmtDuration(bd.indexMs)}${running}):`,
-    );
-    out.push('');
-    const rows = bd.slowest.map((c) => [`\`${c.name}\``, fmtMs(c.ms), `${(c.share * 100).toFixed(1)} %`]);
-    if (b.running) rows.unshift([`\`${b.running.name}\` (still running)`, `> ${fmtMs(b.running.ms)}`, '–']);
-    out.push(table(['Expression', 'ms', 'Share'], rows));
   }
-  out.push('');
-  out.push('### Targets (2 cores)');
-  out.push('');
-  out.push(
-    table(
-      ['Target', 'Measured', 'Result'],
-      r.targets.map((t) => [t.target, t.measured + (t.note ? ` (${t.note})` : ''), t.pass === undefined ? 'not measured' : t.pass ? 'met' : '**missed**']),
-    ),
-  );
-  if (r.notes.length) {
-    out.push('');
-    for (const n of r.notes) out.push(`- ${n}`);
+  out.push('', '### Ratios to the floor, growth and cost per resource (p50, one connection)', '');
+  out.push('| Size | Compiled / floor | Reference / floor | Reference / compiled | Compiled growth | Reference growth | Compiled µs per resource | Reference µs per resource |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+  let prev: { c: number; r: number } | undefined;
+  for (const s of r.sizes) {
+    const c = find(r.runs, s.name, 'compiled', 1)?.result.p50 ?? Number.NaN;
+    const ref = find(r.runs, s.name, 'reference', 1)?.result.p50 ?? Number.NaN;
+    const f = find(r.runs, s.name, 'floor', 1)?.result.p50 ?? Number.NaN;
+    const perResource = (x: number) => (((x - f) * 1000) / s.resources).toFixed(1);
+    out.push(`| ${s.name} | ${ratio(c, f)} | ${ratio(ref, f)} | ${ratio(ref, c)} | ${prev ? ratio(c, prev.c) : '-'} | ${prev ? ratio(ref, prev.r) : '-'} | ${perResource(c)} | ${perResource(ref)} |`);
+    prev = { c, r: ref };
   }
-  out.push('');
-  out.push(`Definitions load (registry, once per worker): ${fmtMs(r.registryLoadMs)} ms in-process; service start to first answer: ${fmtMs(r.serviceStartupMs)} ms.`);
+  out.push('', 'Growth: p50 of a size over the previous one. Cost per resource: (service p50 − floor p50) / resources, i.e. the work beyond HTTP and JSON parsing.', '');
+  if (r.inProcess.length) {
+    out.push('### In process: answerHookCall, the function the HTTP handler calls (no HTTP)', '');
+    out.push('| Size | Engine | JSON.parse p50 ms | answerHookCall p50 ms | p90 ms | p99 ms | call / parse | Iterations |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const row of r.inProcess) {
+      const x = row.result;
+      out.push(`| ${row.size} | ${row.engine} | ${fmt(x.parse.p50)} | ${fmt(x.call.p50)} | ${fmt(x.call.p90)} | ${fmt(x.call.p99)} | ${ratio(x.call.p50, x.parse.p50)} | ${x.iterations} |`);
+    }
+    out.push('');
+  }
+  const many = r.runs.filter((x) => x.connections > 1);
+  if (many.length) {
+    out.push(`### Throughput: S, all ${r.cores} cores (${r.cores} workers)`, '');
+    out.push('| Server | Connections | p50 ms | p99 ms | req/s | Requests | Peak RSS per worker |', '| --- | --- | --- | --- | --- | --- | --- |');
+    for (const run of many) out.push(`| ${KIND_LABEL[run.kind]} | ${run.connections} | ${fmt(run.result.p50)} | ${fmt(run.result.p99)} | ${run.result.requestsPerSecond.toFixed(0)} | ${run.result.completed} | ${run.result.peakRssMb.toFixed(0)} MB |`);
+    out.push('');
+  }
+  out.push('### Targets (issue 16)', '', '| Target | Measured | |', '| --- | --- | --- |');
+  for (const t of targets(r)) out.push(`| ${t.what} | ${t.measured} | ${t.pass ? 'met' : '**missed**'} |`);
+  if (r.profile) {
+    out.push('', '### CPU profile of the compiled service (S and M runs, self time)', '', 'The whole server process: its start-up (definitions parsed by fhirpath.js\'s ANTLR parser, schemas compiled) is included; `.cpuprofile` files are in bench/results/.', '', '| Share | Function | Where |', '| --- | --- | --- |');
+    for (const h of r.profile) out.push(`| ${(100 * h.share).toFixed(1)} % | ${h.name} | ${h.where} |`);
+  }
   out.push('');
   return out.join('\n');
 }

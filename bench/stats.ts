@@ -1,7 +1,4 @@
-// Small statistics and timing helpers for the benchmark (percentiles by nearest rank, medians, clocks, GC).
-import v8 from 'node:v8';
-import vm from 'node:vm';
-
+// Small statistics and timing helpers for the benchmark (percentiles by nearest rank, medians, clocks).
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -28,23 +25,4 @@ export function msSince(start: bigint): number {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-let gcFunction: (() => void) | undefined | null = null;
-
-/**
- * A full garbage collection between phases, so that one phase's garbage (the 20 MB L chart is ~300 MB of
- * objects while it is built) is not collected during the next phase's timings. Without --expose-gc on the
- * command line, the flag is set at run time and `gc` taken from a fresh context; a no-op if that fails.
- */
-export function collectGarbage(): void {
-  if (gcFunction === null) {
-    try {
-      v8.setFlagsFromString('--expose-gc');
-      gcFunction = vm.runInNewContext('gc') as () => void;
-    } catch {
-      gcFunction = undefined;
-    }
-  }
-  gcFunction?.();
 }

@@ -14,8 +14,6 @@ import type {
   Quantity,
   ServiceRequest,
 } from 'fhir/r4';
-import type { searchResources as SearchResourcesFn } from '../demo/fhir-search';
-import type { renderPrefetchTemplate as RenderPrefetchTemplateFn } from '../src/fhir/client';
 import type { ServiceDefinition } from '../src/definitions/types';
 import type { HookRequest } from '../src/cds-hooks';
 
@@ -322,18 +320,24 @@ export function generatePatient(spec: PatientSpec, now: number): SyntheticPatien
   return { patientId, resources, counts };
 }
 
-/** What the bench needs from the built service to answer the prefetch queries like a FHIR server. */
-export interface SearchModules {
-  searchResources: typeof SearchResourcesFn;
-  renderPrefetchTemplate: typeof RenderPrefetchTemplateFn;
+/** The FHIR search parameters the service's prefetch queries use: `code` (system|code, any coding) and `status`. */
+function matchesQuery(resource: FhirResource, params: URLSearchParams): boolean {
+  const r = resource as unknown as Record<string, unknown>;
+  const status = params.get('status');
+  if (status !== null && !status.split(',').includes(String(r.status))) return false;
+  const code = params.get('code');
+  if (code === null) return true;
+  const wanted = new Set(code.split(','));
+  const concepts = [r.code, r.medicationCodeableConcept].filter(Boolean) as CodeableConcept[];
+  return concepts.some((c) => (c.coding ?? []).some((x) => wanted.has(`${x.system}|${x.code}`) || wanted.has(String(x.code))));
 }
 
 /**
- * The patient-view request a client would send: each prefetch query run against the chart (as the
- * EHR's FHIR server would answer it, absolute fullUrls), except medicationRequests, which the client
- * could not read (an OperationOutcome: the data-unavailable card).
+ * The patient-view request a client would send: each prefetch query answered from the chart by this bench's own
+ * reading of the query (resource type, `code`, `status`; never the product's code), as searchset Bundles with
+ * absolute fullUrls, except medicationRequests, which the client could not read (the data-unavailable card).
  */
-export function buildHookRequest(service: ServiceDefinition, patient: SyntheticPatient, search: SearchModules): HookRequest {
+export function buildHookRequest(service: ServiceDefinition, patient: SyntheticPatient): HookRequest {
   const request: HookRequest = {
     hook: service.hook,
     hookInstance: 'd1577c69-dfbe-44ad-ba6d-3e05e953b2ea',
@@ -350,21 +354,17 @@ export function buildHookRequest(service: ServiceDefinition, patient: SyntheticP
       prefetch[key] = outcome;
       continue;
     }
-    const query = search.renderPrefetchTemplate(def.query, request);
-    if (!query) throw new Error(`prefetch template of ${key} does not render`);
-    const result = search.searchResources(patient.resources, query);
-    if (result.status === 404) {
-      prefetch[key] = null;
+    const query = def.query.replace('{{context.patientId}}', patient.patientId);
+    const [typePath = '', search = ''] = query.split('?');
+    const [type, id] = typePath.split('/');
+    if (id !== undefined) {
+      prefetch[key] = patient.resources.find((r) => r.resourceType === type && r.id === id) ?? null;
       continue;
     }
-    if (result.status !== 200) throw new Error(`prefetch query of ${key} fails on the synthetic chart: ${JSON.stringify(result.body)}`);
-    const body = result.body;
-    if (body.resourceType === 'Bundle') {
-      const bundle: Bundle = { ...body, entry: (body.entry ?? []).map((e) => ({ ...e, fullUrl: `${FHIR_BASE}/${e.fullUrl ?? ''}` })) };
-      prefetch[key] = bundle;
-    } else {
-      prefetch[key] = body;
-    }
+    const params = new URLSearchParams(search);
+    const found = patient.resources.filter((r) => r.resourceType === type && matchesQuery(r, params));
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: found.length, entry: found.map((resource) => ({ fullUrl: `${FHIR_BASE}/${resource.resourceType}/${resource.id ?? ''}`, resource, search: { mode: 'match' } })) };
+    prefetch[key] = bundle;
   }
   return { ...request, prefetch };
 }

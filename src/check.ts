@@ -1,5 +1,6 @@
-// `npm run check`: loads every definition and prints every issue with file and JSON pointer, then the terminology
-// coverage table (codes per system, regex filters and cited sources of every value set).
+// `npm run check`: loads every definition and prints every issue with file and JSON pointer, the expressions the
+// compiled FHIRPath engine leaves to fhirpath.js, and the terminology coverage table (codes per system, regex filters
+// and cited sources of every value set).
 import path from 'node:path';
 import { PROJECT_ROOT } from './project-root';
 import { checkDefinitions } from './definitions/load';
@@ -15,5 +16,11 @@ if (issues.length > 0) {
 const services = [...(registry?.services.values() ?? [])];
 process.stdout.write(
   `OK: ${services.length} service(s) (${services.map((s) => `${s.id}: ${s.expressions.length} expressions, ${s.cards.length} cards`).join('; ')}), ${registry?.valueSets.urls().length ?? 0} value sets\n`,
+);
+const referenceOnly = registry?.runtime.referenceOnly ?? [];
+process.stdout.write(
+  referenceOnly.length === 0
+    ? 'FHIRPath: every expression compiled\n'
+    : `FHIRPath: ${referenceOnly.length} expression(s) left on fhirpath.js:\n${referenceOnly.map((r) => `  ${r.construct}: ${r.source}`).join('\n')}\n`,
 );
 process.stdout.write(`${formatCoverage(coverage)}\n`);

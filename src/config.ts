@@ -21,6 +21,8 @@ export interface Config {
   readonly fhir: FhirFetchSettings;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** CDS_FHIRPATH_ENGINE: `compiled` (default) or `reference` (fhirpath.js's interpreter, for comparison). */
+  readonly fhirpathEngine: 'compiled' | 'reference';
 }
 
 type Env = NodeJS.ProcessEnv;
@@ -70,6 +72,12 @@ function corsOrigins(env: Env, production: boolean): Config['corsOrigins'] {
   return list;
 }
 
+function fhirpathEngine(env: Env): Config['fhirpathEngine'] {
+  const raw = env.CDS_FHIRPATH_ENGINE?.trim() || 'compiled';
+  if (raw !== 'compiled' && raw !== 'reference') throw new Error(`CDS_FHIRPATH_ENGINE must be compiled or reference, got "${raw}"`);
+  return raw;
+}
+
 export function readConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
@@ -86,6 +94,7 @@ export function readConfig(env: Env = process.env): Config {
     fhir: readFhirFetchSettings(env),
     headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
     requestTimeoutMs: integer(env, 'CDS_REQUEST_TIMEOUT_MS', 30_000, 1000, 300_000),
+    fhirpathEngine: fhirpathEngine(env),
   };
   // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
   // for another service with the same paths could be replayed here.

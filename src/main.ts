@@ -31,7 +31,7 @@ function start(): void {
   if (cluster.isPrimary && config.workers > 1) {
     // Checked once here: a worker that cannot load the definitions would otherwise be re-forked forever.
     try {
-      loadRegistry(config.definitionsDir);
+      loadRegistry(config.definitionsDir, config.fhirpathEngine);
     } catch (e) {
       exitOnStartupError(e);
     }

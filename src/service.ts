@@ -16,7 +16,7 @@ export interface Service {
 }
 
 export function buildService(config: Config, log: Logger): Service {
-  const registry = loadRegistry(config.definitionsDir);
+  const registry = loadRegistry(config.definitionsDir, config.fhirpathEngine);
   const app = createApp(registry, config, {
     log,
     feedback: createFeedbackStore(),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ValueSet } from 'fhir/r4';
 import { errorMessage } from '../errors';
 import { buildValueSetIndex } from '../evaluation/terminology';
-import { createExpressionRuntime } from '../fhirpath/runtime';
+import { createExpressionRuntime, type FhirPathEngine } from '../fhirpath/runtime';
 import type { ExpressionAnalysis } from '../fhirpath/analysis';
 import type { Scope } from './check-expression';
 import { checkPrefetch, checkExpression, createValueSetUsage } from './check-expression';
@@ -23,7 +23,7 @@ function withoutFilters(vs: ValueSet, bad: ReadonlySet<unknown>): ValueSet {
 }
 
 /** Loads and checks every definition; `coverage` is the terminology report (which value sets rules name, their sources). */
-export function checkDefinitions(root: string): { registry?: Registry; issues: LoadIssue[]; coverage: CoverageRow[] } {
+export function checkDefinitions(root: string, engine: FhirPathEngine = 'compiled'): { registry?: Registry; issues: LoadIssue[]; coverage: CoverageRow[] } {
   const issues: LoadIssue[] = [];
   const validate = createSchemaValidator(root);
 
@@ -50,7 +50,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
   const valueSets = buildValueSetIndex(valueSetFiles.map((f) => withoutFilters(f.data as ValueSet, badFilters)));
   const valueSetByUrl = new Map(valueSetFiles.map((f) => [(f.data as ValueSet).url as string, f.data as ValueSet]));
   const usage = createValueSetUsage();
-  const runtime = createExpressionRuntime(valueSets);
+  const runtime = createExpressionRuntime(valueSets, engine);
 
   const libraries = new Map<string, { file: string; data: RawLibrary }>();
   for (const f of readJsonFiles(path.join(root, 'libraries'), issues, root)) {
@@ -170,8 +170,8 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** Loads the registry or throws DefinitionsError listing every issue. */
-export function loadRegistry(root: string): Registry {
-  const { registry, issues } = checkDefinitions(root);
+export function loadRegistry(root: string, engine: FhirPathEngine = 'compiled'): Registry {
+  const { registry, issues } = checkDefinitions(root, engine);
   if (!registry) throw new DefinitionsError(issues);
   return registry;
 }

@@ -30,35 +30,61 @@ function referenceableResources(request: HookRequest, keys: ReadonlyMap<string, 
   return map;
 }
 
+/** What a named expression's getter needs from its request (kept on the variables object under a symbol). */
+interface LazyState {
+  context: Json;
+  vars: Record<string, unknown>;
+  failures: { name: string; message: string }[];
+  values: (unknown[] | undefined)[];
+}
+const STATE = Symbol('evaluation state');
+const lazyNames = new WeakMap<ServiceDefinition, object>();
+
+/**
+ * Demand-driven: each name is computed the first time something reads it (a card's `when`, a template, another
+ * expression), so expressions that no firing card needs are never evaluated. Definition order still guarantees that an
+ * expression only reads earlier names (checked at load). The getters live on one prototype per service, built once,
+ * so a request only allocates its values, not a closure and a property per name.
+ */
+function lazyNamesOf(service: ServiceDefinition): object {
+  let proto = lazyNames.get(service);
+  if (proto) return proto;
+  proto = {};
+  service.expressions.forEach((named, i) => {
+    Object.defineProperty(proto, named.name, {
+      enumerable: true,
+      get(this: { [STATE]: LazyState }) {
+        const state = this[STATE];
+        let value = state.values[i];
+        if (value === undefined) {
+          // Empty while it is computed: a name read again during its own evaluation sees no value.
+          state.values[i] = [];
+          try {
+            value = named.expression.evaluate(state.context, state.vars);
+          } catch (e) {
+            value = [];
+            state.failures.push({ name: named.name, message: errorMessage(e) });
+          }
+          state.values[i] = value;
+        }
+        return value;
+      },
+    });
+  });
+  lazyNames.set(service, proto);
+  return proto;
+}
+
 export function evaluateService(service: ServiceDefinition, request: HookRequest, prefetch: ResolvedPrefetch, now: number, valueSets: ValueSetIndex): Evaluation {
   const index = buildRecordIndex(prefetch.values, valueSets);
   const scope: RequestScope = { now, index, referenceable: referenceableResources(request, index.keys as ReadonlyMap<string, Json[]>) };
   const initial: Record<string, unknown> = { unavailable: Object.keys(prefetch.unavailable) };
   for (const key of Object.keys(service.prefetch)) initial[key] = index.keys.get(key) ?? [];
-  const vars = createVariables(scope, initial);
   const context = request.context as Json;
   const failures: { name: string; message: string }[] = [];
-  // Demand-driven: each name is computed the first time something reads it (a card's `when`, a template, another
-  // expression), so expressions that no firing card needs are never evaluated. Definition order still guarantees that
-  // an expression only reads earlier names (checked at load).
-  for (const named of service.expressions) {
-    let value: unknown[] | undefined;
-    Object.defineProperty(vars, named.name, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        if (value === undefined) {
-          value = [];
-          try {
-            value = named.expression.evaluate(context, vars);
-          } catch (e) {
-            failures.push({ name: named.name, message: errorMessage(e) });
-          }
-        }
-        return value;
-      },
-    });
-  }
+  const vars = Object.assign(Object.create(lazyNamesOf(service)) as Record<string, unknown>, createVariables(scope, initial));
+  const state: LazyState = { context, vars, failures, values: new Array<unknown[] | undefined>(service.expressions.length) };
+  Object.defineProperty(vars, STATE, { value: state });
   return { context, vars, failures };
 }
 

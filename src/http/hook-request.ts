@@ -36,27 +36,54 @@ function clip(value: string, max = 64): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
 
+/** True when a value holds an object or array nested deeper than `limit` levels below it. Iterative and allocation-free per node. */
+function nestedDeeperThan(value: object, limit: number, stack: object[], depths: number[]): boolean {
+  stack.length = 0;
+  depths.length = 0;
+  stack.push(value);
+  depths.push(0);
+  while (stack.length > 0) {
+    const node = stack.pop() as Record<string, unknown>;
+    const depth = depths.pop() as number;
+    if (depth > limit) return true;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (typeof child === 'object' && child !== null) {
+          stack.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      // JSON bodies have only own enumerable members, so for...in reads what Object.values would, without its array.
+      for (const k in node) {
+        const child = node[k];
+        if (typeof child === 'object' && child !== null) {
+          stack.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return false;
+}
+
 /**
  * One issue per second-level member (e.g. `prefetch.patient`, `extension["org.example"]`) holding an object
- * or array nested deeper than `maxDepth`. Iterative, so the check itself cannot overflow the stack.
+ * or array nested deeper than `maxDepth`. Iterative, so the check itself cannot overflow the stack; one pass over
+ * the body's containers without a per-node allocation (it is the only check that reads every prefetch resource).
  */
 export function findExcessiveNesting(body: Record<string, unknown>, maxDepth: number): IssueInput[] {
   const issues: IssueInput[] = [];
+  const stack: object[] = [];
+  const depths: number[] = [];
   for (const [topKey, topValue] of Object.entries(body)) {
     if (typeof topValue !== 'object' || topValue === null) continue;
     for (const [key, value] of Object.entries(topValue)) {
       if (typeof value !== 'object' || value === null) continue;
-      const stack: [object, number][] = [[value, 2]];
-      while (stack.length > 0) {
-        const [node, depth] = stack.pop() as [object, number];
-        if (depth > maxDepth) {
-          const location = formatJsonPath([topKey, key]);
-          issues.push({ code: 'structure', diagnostics: `${location} is nested more than ${maxDepth} levels deep`, expression: [location] });
-          break;
-        }
-        for (const child of Object.values(node)) {
-          if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-        }
+      if (nestedDeeperThan(value, maxDepth - 2, stack, depths)) {
+        const location = formatJsonPath([topKey, key]);
+        issues.push({ code: 'structure', diagnostics: `${location} is nested more than ${maxDepth} levels deep`, expression: [location] });
       }
       if (issues.length >= MAX_ISSUES) return issues;
     }

@@ -1,0 +1,165 @@
+// Paths: member access over FHIR JSON with the model's types (choice types `value[x]`, primitive extensions
+// `_x`, a type name at the start of a path), `%variables`, `$this`, `$index` and the indexer `[n]`.
+import { identifierValue, stringLiteralValue, child, type AstNode } from './ast';
+import { types, type Coll, type ResourceNodeLike } from './internals';
+import type { Code, Root } from './scope';
+
+const { ResourceNode, TypeInfo } = types;
+const { makeResNode } = ResourceNode;
+
+type PathInfo = { ctx: unknown; path: string; fhirNodeDataType: string; parentResNode: unknown; propName: string; index: number };
+type Json = { __path__?: PathInfo; resourceType?: unknown };
+
+interface Model {
+  pathsDefinedElsewhere: Record<string, string>;
+  choiceTypePaths: Record<string, string[]>;
+  path2Type: Record<string, string>;
+  path2TypeWithoutElements: Record<string, string>;
+}
+/** A child element as fhirpath.js's makeChildResNodes names it: JSON field, node path and FHIR type. */
+interface Child {
+  field: string;
+  path: string;
+  type: string | null;
+}
+/** The children a member name may be under one parent path: one, or one per type of a choice element. */
+type Children = { choice: false; child: Child } | { choice: true; children: Child[] };
+
+function childrenAt(model: Model, parentPath: string, key: string): Children {
+  let childPath = parentPath + '.' + key;
+  childPath = model.pathsDefinedElsewhere[childPath] || childPath;
+  const finish = (field: string, path: string): Child => ({ field, path: model.path2TypeWithoutElements[path] || path, type: model.path2Type[path] ?? null });
+  const types = model.choiceTypePaths[childPath];
+  if (types) return { choice: true, children: types.map((t) => finish(key + t, childPath + t)) };
+  return { choice: false, child: finish(key, key === 'extension' ? 'Extension' : childPath) };
+}
+
+const isSome = (x: unknown): boolean => !(x === null || x === undefined || (Array.isArray(x) && x.length === 0));
+
+type Node = ResourceNodeLike & { _data?: Record<string, unknown> | null };
+
+/** fhirpath.js's makeChildResNodes, with the model lookups of each parent path done once and kept. */
+function pushChildren(result: Coll, root: Root, parent: Node, key: string, model: Model, cache: Map<string, Children>): void {
+  const data = parent.data as Record<string, unknown> | null | undefined;
+  let toAdd: unknown;
+  let _toAdd: unknown;
+  let path: string | null = null;
+  let type: string | null = null;
+  if (parent.path) {
+    let children = cache.get(parent.path);
+    if (children === undefined) cache.set(parent.path, (children = childrenAt(model, parent.path, key)));
+    if (children.choice) {
+      for (const c of children.children) {
+        toAdd = data?.[c.field];
+        _toAdd = data?.['_' + c.field];
+        if (toAdd !== undefined || _toAdd !== undefined) {
+          path = c.path;
+          type = c.type;
+          break;
+        }
+      }
+    } else {
+      toAdd = data?.[key];
+      _toAdd = data?.['_' + key];
+      if (toAdd === undefined && _toAdd === undefined) toAdd = parent._data?.[key];
+      path = children.child.path;
+      type = children.child.type;
+    }
+  } else {
+    toAdd = data?.[key];
+    _toAdd = data?.['_' + key];
+    if (toAdd === undefined && _toAdd === undefined) toAdd = parent._data?.[key];
+  }
+  if (!isSome(toAdd) && !isSome(_toAdd)) return;
+  const extra = _toAdd as unknown[] | null | undefined;
+  if (Array.isArray(toAdd)) {
+    for (let i = 0; i < toAdd.length; i++) result.push(makeResNode(root, toAdd[i], parent, path, extra && extra[i], type, key, i));
+    for (let i = toAdd.length; i < (extra?.length || 0); i++) result.push(makeResNode(root, null, parent, path, (extra as unknown[])[i], type, key, i));
+  } else if (toAdd == null && Array.isArray(extra)) {
+    for (let i = 0; i < extra.length; i++) result.push(makeResNode(root, null, parent, path, extra[i], type, key, i));
+  } else {
+    result.push(makeResNode(root, toAdd, parent, path, _toAdd, type, key));
+  }
+}
+
+export function compileMember(node: AstNode, model: unknown): Code {
+  const key = identifierValue(child(node).text);
+  const atRoot = node.atRoot;
+  const typeAtRoot = atRoot ? new TypeInfo({ name: key }) : undefined;
+  const cache = new Map<string, Children>();
+  return (focus, s) => {
+    const result: Coll = [];
+    for (let i = 0; i < focus.length; i++) {
+      const item = focus[i] as Json | undefined;
+      const p = item?.__path__;
+      const res = makeResNode(s.root, item, null, p?.path, null, p?.fhirNodeDataType);
+      if ((res.data as Json | undefined)?.resourceType === key) {
+        result.push(res);
+      } else if (
+        typeAtRoot &&
+        (atRoot === 1 || (s.$index !== undefined ? s.dataRoot[s.$index] === s.$this?.[0] : s.dataRoot === s.$this)) &&
+        res.getTypeInfo().is(typeAtRoot, model)
+      ) {
+        result.push(res);
+      } else {
+        pushChildren(result, s.root, res, key, model as Model, cache);
+      }
+    }
+    return result;
+  };
+}
+
+// A variable's value as fhirpath.js first reads it: resources (and values carrying a path) become ResourceNodes.
+// Remembered per value so that a 20,000-resource prefetch key is wrapped once per request, not once per expression.
+const wrapped = new WeakMap<object, Coll>();
+
+function wrapItem(root: Root, i: unknown): unknown {
+  const j = i as Json | null | undefined;
+  const p = j?.__path__;
+  if (p) return makeResNode(p.ctx, j, p.parentResNode, p.path, null, p.fhirNodeDataType);
+  return j?.resourceType ? makeResNode(root, j, null, null, null, null) : i;
+}
+
+function wrapValue(root: Root, value: unknown): unknown {
+  if (!Array.isArray(value)) return wrapItem(root, value);
+  let w = wrapped.get(value);
+  if (w === undefined) {
+    w = value.map((i) => wrapItem(root, i));
+    wrapped.set(value, w);
+  }
+  return w;
+}
+
+export function compileVariable(node: AstNode): Code {
+  const name = node.delimitedText ? stringLiteralValue(node.delimitedText) : (node.text ?? '');
+  return (_f, s) => {
+    const root = s.root;
+    let value: unknown;
+    if (name in root.vars && !root.processedUserVarNames.has(name)) {
+      value = wrapValue(root, root.vars[name]);
+      root.processedVars[name] = value;
+      root.processedUserVarNames.add(name);
+    } else if (name in root.processedVars) {
+      value = root.processedVars[name];
+    } else if (s.definedVars && name in s.definedVars) {
+      value = s.definedVars[name];
+    } else {
+      throw new Error('Attempting to access an undefined environment variable: ' + name);
+    }
+    return value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
+  };
+}
+
+export const thisInvocation: Code = (_f, s) => s.$this ?? s.dataRoot;
+
+export const indexInvocation: Code = (_f, s) => (s.$index === undefined ? [] : [s.$index]);
+
+export function compileIndexer(coll: Code, index: Code): Code {
+  return (focus, s) => {
+    const c = coll(focus, s);
+    const idx = index(focus, s);
+    if (idx.length === 0) return [];
+    const n = parseInt(String(idx[0]), 10);
+    return !Number.isNaN(n) && c.length > n && n >= 0 ? [c[n]] : [];
+  };
+}
