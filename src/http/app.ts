@@ -15,6 +15,7 @@ import { createFeedbackValidator, type FeedbackStore, type FeedbackValidator } f
 import type { PrefetchFetcher } from '../fhir/prefetch';
 import { answerHookCall } from '../hook-call';
 import { createRequestValidator, type RequestValidator } from './hook-request';
+import { createAppRoutes, publicBase } from './app-routes';
 
 export interface AppDeps {
   log: Logger;
@@ -26,6 +27,8 @@ export interface AppDeps {
   /** Request and feedback validators (compiled schemas); built for this app when not given. */
   requestValidator?: RequestValidator;
   feedbackValidator?: FeedbackValidator;
+  /** The SMART work-up app at /app/: where its built files are, and the clock of its API (tests pin it). */
+  app?: { dir?: string; now?: () => number };
 }
 
 interface CallLog {
@@ -103,6 +106,8 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     }),
   );
   app.use(accessLog(deps.log, registry));
+  // The app's pages and API carry no CDS client JWT (a browser holds a SMART token instead), so they come before it.
+  app.use('/app', createAppRoutes({ registry, fetcher: deps.fetcher, appDir: deps.app?.dir, now: deps.app?.now, publicUrl: config.auth.publicUrl, production: config.production }));
   if (deps.verifier) app.use(clientAuthMiddleware(deps.verifier, config.auth));
 
   const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
@@ -139,7 +144,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     call.service = service.id;
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
+    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher }, { baseUrl: publicBase(config.auth.publicUrl, req) });
     if (failures.length) {
       deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
