@@ -46,8 +46,25 @@ export function renderTable(report: WorkupReport, holder: HTMLElement): void {
     body.append(tr);
   }
   table.append(body);
+  const ferritin = el('table');
+  ferritin.dataset.testid = 'ferritin-table';
+  const fhead = el('tr');
+  for (const h of ['Date', 'Ferritin (µg/L)', 'Judgement']) fhead.append(el('th', h));
+  ferritin.append(el('thead'));
+  ferritin.tHead?.append(fhead);
+  const fbody = el('tbody');
+  for (const f of report.series.ferritin) {
+    const tr = el('tr');
+    tr.dataset.date = f.date;
+    tr.dataset.value = String(f.value);
+    if (f.low !== undefined) tr.dataset.low = String(f.low);
+    tr.append(el('td', f.date), el('td', String(f.value), 'value'), el('td', f.low === undefined ? 'not judged (only the latest recent ferritin is)' : f.low ? 'low (iron deficiency)' : 'not low'));
+    fbody.append(tr);
+  }
+  ferritin.append(fbody);
   if (report.series.hemoglobin.length === 0) holder.replaceChildren(el('p', 'No hemoglobin result in the last 5 years.', 'muted'), table);
   else holder.replaceChildren(table);
+  if (report.series.ferritin.length) holder.append(ferritin);
 }
 
 export function renderChart(report: WorkupReport, holder: HTMLElement, caption: HTMLElement): uPlot {
@@ -83,10 +100,17 @@ export function renderChart(report: WorkupReport, holder: HTMLElement, caption: 
   for (const f of s.ferritin) ferritin[at.get(seconds(f.date)) as number] = f.value;
 
   const events = s.events.map((e) => ({ ...e, t: seconds(e.date) }));
+  // The x axis starts a month before the first plotted value or event (at most 5 years back), so points are not
+  // squeezed into a corner of a mostly empty record.
+  const dataTimes = [...s.hemoglobin, ...s.ferritin, ...s.events].map((p) => seconds(p.date));
+  const xMin = dataTimes.length ? Math.max(x[0] as number, Math.min(...dataTimes) - 30 * 86_400) : (x[0] as number);
+  const xMax = x[x.length - 1] as number;
+  const ferritinMax = Math.max(50, ...s.ferritin.map((f) => f.value * 1.2));
   const opts: uPlot.Options = {
     width: Math.max(320, Math.min(1060, holder.clientWidth || 1000)),
     height: 320,
-    scales: { x: { time: true, range: [x[0] as number, x[x.length - 1] as number] }, hb: { range: (_u, min, max) => [Math.min(6, min ?? 6), Math.max(16, max ?? 16)] }, ferritin: {} },
+    legend: { show: false },
+    scales: { x: { time: true, range: [xMin, xMax] }, hb: { range: (_u, min, max) => [Math.min(6, min ?? 6), Math.max(16, max ?? 16)] }, ferritin: { range: [0, ferritinMax] } },
     axes: [
       {},
       { scale: 'hb', label: 'Hemoglobin (g/dL)' },

@@ -115,6 +115,8 @@ export interface ItemExpressions {
   hbCutoff: CompiledExpression;
   hbBand: CompiledExpression;
   ferritinValue: CompiledExpression;
+  /** Each ferritin judged against its own cut-off, when the library has the per-result function (v3 isLowFerritin). */
+  ferritinLow?: CompiledExpression;
   resultState: CompiledExpression;
 }
 
@@ -181,6 +183,7 @@ export function compileWorkupDefinitions(service: ServiceDefinition, runtime: Ex
       hbCutoff: c(hasCutoffTable ? '%item.hbCutoff().cutoff.toDecimal()' : `%item.${CURRENT_CUTOFF}`),
       hbBand: c(hasCutoffTable ? '%item.hbCutoff().band' : `%item.${CURRENT_BAND}`),
       ferritinValue: c("%item.valueIn('ug/L')"),
+      ...(runtime.functionNames.has('isLowFerritin') ? { ferritinLow: c('%item.isLowFerritin()') } : {}),
       resultState: c("iif(%item.intersect(%positiveResults).exists(), 'positive', iif(%item.intersect(%negativeResults).exists(), 'negative', iif(%item.intersect(%stateResults).exists(), 'unclassified', {})))"),
     },
   };

@@ -3,7 +3,7 @@
 // and the findings on the same time axis. Every value comes from evaluating the definitions (workup-definitions.ts).
 import { toPlain } from '../fhirpath/nodes';
 import type { CompiledExpression } from '../fhirpath/runtime';
-import { isoDay } from './clinical-time';
+import { isoDay, parseFhirDate } from './clinical-time';
 import type { Evaluation } from './evaluate';
 import { isTrue } from './evaluate';
 import type { WorkupDefinitions } from './workup-definitions';
@@ -63,7 +63,7 @@ export interface WorkupReport {
     from: string;
     to: string;
     hemoglobin: HemoglobinPoint[];
-    /** The cut-off in force from each date on (sampled monthly and at each hemoglobin date). */
+    /** The WHO hemoglobin cut-off in force from each date on (none under 6 months or with an unknown age). */
     cutoffs: CutoffStep[];
     ferritin: { date: string; value: number; low?: boolean; text: string }[];
     events: { date: string; kind: 'hemoptysis' | 'infiltrate' | 'bal' | 'iron-therapy'; text: string }[];
@@ -159,7 +159,43 @@ function probe(t: number): Json {
   return { resourceType: 'Observation', status: 'final', effectiveDateTime: new Date(t).toISOString() };
 }
 
-function series(ev: Run, defs: WorkupDefinitions, now: number): WorkupReport['series'] {
+/**
+ * The cut-off in force from each date on, asked of the definitions: sampled every 30 days, and each change located to
+ * the day by bisection (age bands change on birthdays, pregnancy 280 days after a pregnancy Condition).
+ */
+function cutoffSteps(ev: Run, defs: WorkupDefinitions, from: number, to: number): CutoffStep[] {
+  const at = (t: number): CutoffStep => {
+    const p = probe(t);
+    const cutoff = ev.number(defs.item.hbCutoff, p);
+    const band = ev.text(defs.item.hbBand, p);
+    return { date: isoDay(t), ...(cutoff !== undefined ? { cutoff } : {}), ...(band ? { band } : {}) };
+  };
+  const same = (a: CutoffStep, b: CutoffStep) => a.cutoff === b.cutoff && a.band === b.band;
+  const day = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
+  let t0 = day(from);
+  let s0 = at(t0);
+  const steps = [s0];
+  while (t0 < to) {
+    const t1 = Math.min(t0 + 30 * DAY_MS, day(to));
+    if (t1 <= t0) break;
+    const s1 = at(t1);
+    if (!same(s0, s1)) {
+      let lo = t0;
+      let hi = t1;
+      while (hi - lo > DAY_MS) {
+        const mid = day(lo + (hi - lo) / 2);
+        if (same(at(mid), s0)) lo = mid;
+        else hi = mid;
+      }
+      steps.push(at(hi));
+    }
+    t0 = t1;
+    s0 = s1;
+  }
+  return steps;
+}
+
+function series(ev: Run, defs: WorkupDefinitions, now: number, birth: number | undefined): WorkupReport['series'] {
   const hemoglobin: HemoglobinPoint[] = [];
   for (const r of ev.run(defs.hemoglobin)) {
     const value = ev.number(defs.item.hbValue, r);
@@ -171,21 +207,8 @@ function series(ev: Run, defs: WorkupDefinitions, now: number): WorkupReport['se
   }
   byDate(hemoglobin);
 
-  const from = now - SERIES_DAYS * DAY_MS;
-  const stepDays = new Map<string, CutoffStep>();
-  for (let t = from; t <= now; t += 30 * DAY_MS) {
-    const p = probe(t);
-    const cutoff = ev.number(defs.item.hbCutoff, p);
-    const band = ev.text(defs.item.hbBand, p);
-    stepDays.set(isoDay(t), { date: isoDay(t), ...(cutoff !== undefined ? { cutoff } : {}), ...(band ? { band } : {}) });
-  }
-  for (const h of hemoglobin) stepDays.set(h.date, { date: h.date, ...(h.cutoff !== undefined ? { cutoff: h.cutoff } : {}), ...(h.band ? { band: h.band } : {}) });
-  // Keep only the dates where the cut-off changes (and the first), so the band is a step line.
-  const cutoffs: CutoffStep[] = [];
-  for (const s of byDate([...stepDays.values()])) {
-    const last = cutoffs[cutoffs.length - 1];
-    if (!last || last.cutoff !== s.cutoff || last.band !== s.band) cutoffs.push(s);
-  }
+  const from = Math.max(now - SERIES_DAYS * DAY_MS, birth ?? -Infinity);
+  const cutoffs = cutoffSteps(ev, defs, from, now);
 
   const latestFerritin = ev.run(defs.ferritinLatest)[0];
   const latestLow = ev.flag(defs.ferritinLatestLow);
@@ -194,9 +217,10 @@ function series(ev: Run, defs: WorkupDefinitions, now: number): WorkupReport['se
     const value = ev.number(defs.item.ferritinValue, r);
     const date = ev.day(defs.item.date, r);
     if (value === undefined || date === undefined) continue;
-    // The definitions judge the latest recent ferritin (ironDeficiency); older ones are plotted without a judgement.
+    // Without a per-result ferritin function the definitions judge only the latest recent ferritin (ironDeficiency).
     const isLatest = latestFerritin !== undefined && toPlain(latestFerritin) === toPlain(r);
-    ferritin.push({ date, value: Number(value.toFixed(2)), ...(isLatest ? { low: latestLow } : {}), text: ev.text(defs.item.line, r) ?? '' });
+    const low = defs.item.ferritinLow ? ev.flag(defs.item.ferritinLow, r) : isLatest ? latestLow : undefined;
+    ferritin.push({ date, value: Number(value.toFixed(2)), ...(low !== undefined ? { low } : {}), text: ev.text(defs.item.line, r) ?? '' });
   }
 
   const events: WorkupReport['series']['events'] = [];
@@ -236,6 +260,6 @@ export function buildWorkupReport(defs: WorkupDefinitions, evaluation: Evaluatio
       },
       notChecked,
     },
-    series: series(ev, defs, now),
+    series: series(ev, defs, now, parseFhirDate(patient.birthDate)),
   };
 }
