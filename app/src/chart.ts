@@ -121,7 +121,7 @@ export function renderChart(report: WorkupReport, holder: HTMLElement, caption: 
       { label: 'WHO cut-off (g/dL)', scale: 'hb', stroke: '#c0392b', dash: [4, 4], width: 1, fill: 'rgba(192, 57, 43, 0.12)', paths: uPlot.paths.stepped?.({ align: 1 }), points: { show: false }, spanGaps: true },
       { label: 'Hemoglobin (g/dL)', scale: 'hb', stroke: '#1b4f72', width: 2, spanGaps: true, points: { show: true, size: 6, fill: '#1b4f72' } },
       { label: 'Low hemoglobin', scale: 'hb', stroke: '#c0392b', width: 0, paths: () => null, points: { show: true, size: 10, fill: '#c0392b' } },
-      { label: 'Ferritin (µg/L)', scale: 'ferritin', stroke: '#7d6608', width: 1, dash: [2, 3], spanGaps: true, points: { show: true, size: 5, fill: '#7d6608' } },
+      { label: 'Ferritin (µg/L)', scale: 'ferritin', stroke: '#7d6608', width: 1, dash: [2, 3], spanGaps: true, points: { show: true, size: 8, fill: '#7d6608' } },
     ],
     hooks: {
       draw: [
@@ -129,6 +129,7 @@ export function renderChart(report: WorkupReport, holder: HTMLElement, caption: 
           const ctx = u.ctx;
           ctx.save();
           ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
+          const labelled: { px: number; row: number; key: string }[] = [];
           for (const e of events) {
             const px = u.valToPos(e.t, 'x', true);
             ctx.strokeStyle = KIND_COLOR[e.kind];
@@ -137,8 +138,14 @@ export function renderChart(report: WorkupReport, holder: HTMLElement, caption: 
             ctx.moveTo(px, u.bbox.top);
             ctx.lineTo(px, u.bbox.top + u.bbox.height);
             ctx.stroke();
+            // One label per kind and day; labels that would overlap go one row lower.
+            const key = `${e.kind}|${e.date}`;
+            if (labelled.some((l) => l.key === key)) continue;
+            const near = labelled.filter((l) => Math.abs(l.px - px) < 70 * devicePixelRatio);
+            const row = near.length ? Math.max(...near.map((l) => l.row)) + 1 : 0;
+            labelled.push({ px, row, key });
             ctx.fillStyle = KIND_COLOR[e.kind];
-            ctx.fillText(KIND_LABEL[e.kind], px + 3 * devicePixelRatio, u.bbox.top + 12 * devicePixelRatio);
+            ctx.fillText(KIND_LABEL[e.kind], px + 3 * devicePixelRatio, u.bbox.top + (12 + 13 * row) * devicePixelRatio);
           }
           ctx.restore();
         },

@@ -48,15 +48,17 @@ function accessLog(log: Logger, registry: Registry): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      // originalUrl: a mounted router (/app) has stripped its prefix from req.path by now.
+      const path = req.originalUrl.split('?')[0] ?? '';
       const call = callLog(res);
       // Calls rejected before their handler ran (401, 413, 415, unparseable JSON) still name the known service.
-      const routed = SERVICE_PATH.exec(req.path)?.[1];
+      const routed = SERVICE_PATH.exec(path)?.[1];
       if (call.service === undefined && routed !== undefined && registry.services.has(routed)) call.service = routed;
       const client = res.locals.client as { iss?: string; jti?: string } | undefined;
       log.info(
         {
           method: req.method,
-          path: req.path,
+          path,
           service: call.service,
           hookInstance: call.hookInstance,
           status: res.statusCode,
