@@ -118,6 +118,12 @@ describe('POST /app/api/workup', () => {
     expect(JSON.stringify(res.body)).toContain('refused access (HTTP 401)');
   });
 
+  test('a patient the FHIR server does not have is a 404', async () => {
+    const res = await request(app()).post('/app/api/workup').send({ patientId: 'no-such-patient', fhirServer: `${fhir.base}/fhir` });
+    expect(res.status).toBe(404);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+
   test('a FHIR server outside the allow-list is never contacted', async () => {
     const before = seen.length;
     const res = await request(app()).post('/app/api/workup').send({ patientId: 'pv-persistent-ftt', fhirServer: 'https://ehr.example.org/fhir', accessToken: TOKEN });

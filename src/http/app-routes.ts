@@ -136,6 +136,10 @@ export function createAppRoutes(options: AppRoutesOptions): Router {
       const request = hookRequestFor(body);
       const at = now();
       const prefetch = await resolvePrefetch(service, request, options.fetcher);
+      // A hook call may go on without demographics; the app was launched for a patient that must exist.
+      if (prefetch.values.patient === null || prefetch.values.patient === undefined) {
+        throw new HttpError(404, { code: 'not-found', diagnostics: 'The FHIR server has no such Patient', expression: ['patientId'] });
+      }
       const evaluation = evaluateService(service, request, prefetch, at, options.registry.valueSets);
       res.json(buildWorkupReport(definitions, evaluation, body.patientId, at));
     },
