@@ -16,6 +16,7 @@ import { createFeedbackStore } from '../src/http/feedback';
 import { fetchPrefetchKeys } from '../src/fhir/client';
 import { createLogger } from '../src/logger';
 import type { WorkupReport } from '../src/evaluation/workup-report';
+import { responseViolations } from './helpers/conformance';
 import { fhirServerApp, serve, serviceApp, type Running, type SeenFhirRequest } from './helpers/smart-app-servers';
 
 const ROOT = path.join(__dirname, '..');
@@ -223,6 +224,7 @@ describe('smart card links', () => {
       if (host) req = req.set('Host', host);
       const res = await req.send({ ...hookBody, fhirServer: `${fhir.base}/fhir` });
       expect(res.status).toBe(200);
+      expect(responseViolations(res.body)).toEqual([]);
       const discovery = await request(svc).get('/cds-services');
       expect(JSON.stringify(discovery.body)).not.toContain('links');
       return (res.body.cards as { source: { topic: { code: string } }; links?: unknown }[]).find((c) => c.source.topic.code === 'iph-persistent-ida')?.links;
