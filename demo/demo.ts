@@ -136,6 +136,9 @@ async function runDemo(): Promise<void> {
     'Open one of these in a browser on this machine (CDS Hooks sandbox, Patient View; Rx View / Rx Sign for the order hooks):',
     ...demo.sandboxUrls,
     '',
+    'SMART work-up app (hemoglobin/ferritin chart and exclusion checklist), standalone launch per patient:',
+    ...demo.patientIds.map((id) => `${demo.discoveryUrl.replace(/\/cds-services$/, '')}/app/launch.html?${new URLSearchParams({ iss: demo.fhirUrl, patient: id }).toString()}`),
+    '',
     'Ctrl-C stops both servers.',
     '',
   ];

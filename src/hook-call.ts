@@ -1,7 +1,7 @@
 // One hook call without HTTP: validate the request, resolve its prefetch (FHIR fallback for missing keys), evaluate the
 // service's rules and render its cards. The server, the offline CLI and the benchmark all answer through this function.
 import type { ServiceDefinition, Registry } from './definitions/types';
-import { renderCards, type Card } from './evaluation/cards';
+import { renderCards, type Card, type RenderOptions } from './evaluation/cards';
 import { evaluateService } from './evaluation/evaluate';
 import { resolvePrefetch, type PrefetchFetcher } from './fhir/prefetch';
 import type { RequestValidator } from './http/hook-request';
@@ -20,9 +20,9 @@ export interface HookCallResult {
 }
 
 /** Answers one hook call for `service`; throws HttpError (400, 412) for a bad request or unobtainable required data. */
-export async function answerHookCall(service: ServiceDefinition, body: unknown, now: number, deps: HookCallDeps): Promise<HookCallResult> {
+export async function answerHookCall(service: ServiceDefinition, body: unknown, now: number, deps: HookCallDeps, render: RenderOptions = {}): Promise<HookCallResult> {
   const request = deps.requestValidator.validateHookRequest(service.hook, body);
   const prefetch = await resolvePrefetch(service, request, deps.fetcher);
   const evaluation = evaluateService(service, request, prefetch, now, deps.registry.valueSets);
-  return { cards: renderCards(service, evaluation), failures: evaluation.failures };
+  return { cards: renderCards(service, evaluation, render), failures: evaluation.failures };
 }

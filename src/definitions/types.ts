@@ -42,6 +42,13 @@ export interface Coding3 {
   display: string;
 }
 
+/** A card link: `absolute` as written; `smart` (a SMART app of this service) names a path resolved per request. */
+export interface LinkDefinition {
+  readonly label: string;
+  readonly url: string;
+  readonly type: 'absolute' | 'smart';
+}
+
 export interface CardDefinition {
   readonly topic: { code: string; display: string };
   readonly when: string;
@@ -52,7 +59,7 @@ export interface CardDefinition {
   readonly selectionBehavior: 'any' | 'at-most-one';
   readonly suggestions: SuggestionDefinition[];
   readonly overrideReasons: Coding3[];
-  readonly links: { label: string; url: string; type: 'absolute' }[];
+  readonly links: LinkDefinition[];
 }
 
 export interface PrefetchKey {
@@ -131,7 +138,7 @@ export interface RawCard {
   /** Suggestions, or the name of a library's suggestion set. */
   suggestions?: RawSuggestion[] | string;
   overrideReasons?: Coding3[];
-  links?: { label: string; url: string; type: 'absolute' }[];
+  links?: LinkDefinition[];
 }
 
 export interface RawService {

@@ -88,7 +88,18 @@ function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1).trimEnd()}…`;
 }
 
-export function renderCard(card: CardDefinition, evaluation: Evaluation): Card {
+/** Per-request rendering inputs. */
+export interface RenderOptions {
+  /** External base URL of this service (CDS_PUBLIC_URL or the request's origin): makes `smart` link paths absolute. */
+  baseUrl?: string;
+}
+
+function renderLinks(card: CardDefinition, options: RenderOptions): NonNullable<Card['links']> {
+  // A smart link without a known base cannot be absolute (CDS Hooks requires it), so it is left out.
+  return card.links.flatMap((l) => (l.type === 'absolute' ? [{ ...l }] : options.baseUrl ? [{ label: l.label, url: `${options.baseUrl.replace(/\/+$/, '')}${l.url}`, type: l.type }] : []));
+}
+
+export function renderCard(card: CardDefinition, evaluation: Evaluation, options: RenderOptions = {}): Card {
   const evaluate = evaluator(evaluation);
   const suggestions: Suggestion[] = [];
   for (const s of card.suggestions) {
@@ -115,11 +126,12 @@ export function renderCard(card: CardDefinition, evaluation: Evaluation): Card {
     out.selectionBehavior = card.selectionBehavior;
   }
   if (card.overrideReasons.length) out.overrideReasons = card.overrideReasons.map((r) => ({ ...r }));
-  if (card.links.length) out.links = card.links.map((l) => ({ ...l }));
+  const links = renderLinks(card, options);
+  if (links.length) out.links = links;
   return out;
 }
 
 /** Every card whose `when` holds, in definition order. */
-export function renderCards(service: ServiceDefinition, evaluation: Evaluation): Card[] {
-  return service.cards.filter((c) => isTrue(evaluation.vars[c.when])).map((c) => renderCard(c, evaluation));
+export function renderCards(service: ServiceDefinition, evaluation: Evaluation, options: RenderOptions = {}): Card[] {
+  return service.cards.filter((c) => isTrue(evaluation.vars[c.when])).map((c) => renderCard(c, evaluation, options));
 }

@@ -15,6 +15,7 @@ import { createFeedbackValidator, type FeedbackStore, type FeedbackValidator } f
 import type { PrefetchFetcher } from '../fhir/prefetch';
 import { answerHookCall } from '../hook-call';
 import { createRequestValidator, type RequestValidator } from './hook-request';
+import { createAppRoutes, publicBase } from './app-routes';
 
 export interface AppDeps {
   log: Logger;
@@ -26,6 +27,8 @@ export interface AppDeps {
   /** Request and feedback validators (compiled schemas); built for this app when not given. */
   requestValidator?: RequestValidator;
   feedbackValidator?: FeedbackValidator;
+  /** The SMART work-up app at /app/: where its built files are, and the clock of its API (tests pin it). */
+  app?: { dir?: string; now?: () => number };
 }
 
 interface CallLog {
@@ -45,15 +48,17 @@ function accessLog(log: Logger, registry: Registry): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      // originalUrl: a mounted router (/app) has stripped its prefix from req.path by now.
+      const path = req.originalUrl.split('?')[0] ?? '';
       const call = callLog(res);
       // Calls rejected before their handler ran (401, 413, 415, unparseable JSON) still name the known service.
-      const routed = SERVICE_PATH.exec(req.path)?.[1];
+      const routed = SERVICE_PATH.exec(path)?.[1];
       if (call.service === undefined && routed !== undefined && registry.services.has(routed)) call.service = routed;
       const client = res.locals.client as { iss?: string; jti?: string } | undefined;
       log.info(
         {
           method: req.method,
-          path: req.path,
+          path,
           service: call.service,
           hookInstance: call.hookInstance,
           status: res.statusCode,
@@ -103,6 +108,8 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     }),
   );
   app.use(accessLog(deps.log, registry));
+  // The app's pages and API carry no CDS client JWT (a browser holds a SMART token instead), so they come before it.
+  app.use('/app', createAppRoutes({ registry, fetcher: deps.fetcher, appDir: deps.app?.dir, now: deps.app?.now, publicUrl: config.auth.publicUrl, production: config.production }));
   if (deps.verifier) app.use(clientAuthMiddleware(deps.verifier, config.auth));
 
   const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
@@ -139,7 +146,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     call.service = service.id;
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
+    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher }, { baseUrl: publicBase(config.auth.publicUrl, req) });
     if (failures.length) {
       deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
