@@ -1,6 +1,6 @@
-// Mutation testing of the rule library's clinical thresholds (npm run mutation:thresholds; not part of npm test): every
-// limit of a table in cds-services/libraries is moved 10 % up and 10 % down in a copy of the definitions, and at least
-// one golden case must then give other cards. A cut-off that no case pins could change without any test failing.
+// Mutation testing of the rule library's clinical thresholds (npm run mutation:thresholds; not in npm test): every named
+// threshold and every cut-off or default limit of a table in cds-services/libraries is moved 10 % up and 10 % down in a
+// copy of the definitions, and at least one golden case must then give other cards (a cut-off no case pins is a survivor).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
