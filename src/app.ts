@@ -1,5 +1,5 @@
 // createApp(registry, config, deps): the HTTP surface (Express appears only here): security headers,
-// CORS with preflight, client authentication, discovery, hook calls, feedback, and one error
+// CORS with preflight, operator routes, client authentication, discovery, hook calls, feedback, and one error
 // middleware that turns every failure into an OperationOutcome.
 import cors from 'cors';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -12,13 +12,20 @@ import type { Registry } from './definitions';
 import { stripData } from './logger';
 import { errorMiddleware, HttpError } from './errors';
 import { evaluateService } from './evaluation';
-import { validateFeedback, type FeedbackStore } from './feedback';
+import { createCardLedger } from './card-ledger';
+import { createFeedbackRecorder, validateFeedback } from './feedback';
+import { createOpsRouter } from './ops-routes';
+import type { Pseudonymize } from './storage/patient-pseudonym';
+import type { Storage } from './storage/storage';
 import { resolvePrefetch, type PrefetchFetcher } from './prefetch';
 import { validateHookRequest } from './request';
 
 export interface AppDeps {
   log: Logger;
-  feedback: FeedbackStore;
+  /** Shared state: served cards, feedback, card outcomes (replay keys go through the verifier). */
+  storage: Storage;
+  /** Keyed HMAC of patient ids, for served cards and snoozing. */
+  pseudonymize: Pseudonymize;
   /** Client JWT verification; required when config.auth.mode is `jwt`. */
   verifier?: ClientVerifier;
   /** FHIR fallback for prefetch keys the client did not send. */
@@ -98,7 +105,14 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     }),
   );
   app.use(accessLog(deps.log, registry));
+  const notFound: RequestHandler = (req, _res, next) => {
+    next(new HttpError(404, { code: 'not-found', diagnostics: `Nothing at ${req.method} ${req.path}; discovery is GET /cds-services` }));
+  };
+  // Operators authenticate with CDS_OPS_TOKEN, never with a client JWT: mounted before the client-JWT middleware.
+  app.use('/ops', createOpsRouter({ settings: config.ops, storage: deps.storage, services: [...registry.services.keys()], log: deps.log, notFound }));
   if (deps.verifier) app.use(clientAuthMiddleware(deps.verifier, config.auth));
+  const ledger = createCardLedger({ storage: deps.storage, pseudonymize: deps.pseudonymize, snoozeDays: config.storage.snoozeDays, log: deps.log });
+  const feedback = createFeedbackRecorder(deps.storage);
 
   const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
 
@@ -137,7 +151,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     const request = validateHookRequest(service.hook, req.body);
     const prefetch = await resolvePrefetch(service, request, deps.fetcher);
     const evaluation = evaluateService(service, request, prefetch, Date.now(), registry.valueSets);
-    const cards = renderCards(service, evaluation);
+    const cards = await ledger.serve(service.id, request, renderCards(service, evaluation));
     if (evaluation.failures.length) {
       deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: evaluation.failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
@@ -148,10 +162,10 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   app.post('/cds-services/:id/feedback', (req, _res, next) => {
     findService(req.params.id as string);
     next();
-  }, requireJson, json, (req, res) => {
+  }, requireJson, json, async (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
-    deps.feedback.add(service.id, validateFeedback(req.body));
+    await feedback.record(service.id, validateFeedback(req.body));
     res.status(200).json({});
   });
 
@@ -164,9 +178,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     methodNotAllowed('POST')(req, _res, next);
   });
 
-  app.use((req, _res, next) => {
-    next(new HttpError(404, { code: 'not-found', diagnostics: `Nothing at ${req.method} ${req.path}; discovery is GET /cds-services` }));
-  });
+  app.use(notFound);
   app.use(errorMiddleware(deps.log));
   return app;
 }

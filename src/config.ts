@@ -5,6 +5,8 @@ import os from 'node:os';
 import { readAuthSettings, type AuthSettings } from './auth';
 import { readFhirFetchSettings, type FhirFetchSettings } from './fhir-client';
 import { readLogLevel, type LogLevel } from './logger';
+import { readOpsSettings, type OpsSettings } from './ops-routes';
+import { readStorageSettings, type StorageSettings } from './storage/storage-settings';
 
 export interface Config {
   readonly port: number;
@@ -20,6 +22,8 @@ export interface Config {
   readonly fhir: FhirFetchSettings;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  readonly storage: StorageSettings;
+  readonly ops: OpsSettings;
 }
 
 type Env = NodeJS.ProcessEnv;
@@ -85,6 +89,8 @@ export function readConfig(env: Env = process.env): Config {
     fhir: readFhirFetchSettings(env),
     headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
     requestTimeoutMs: integer(env, 'CDS_REQUEST_TIMEOUT_MS', 30_000, 1000, 300_000),
+    storage: readStorageSettings(env, production),
+    ops: readOpsSettings(env),
   };
   // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
   // for another service with the same paths could be replayed here.

@@ -11,6 +11,7 @@ import nock from 'nock';
 import type { DestinationStream } from 'pino';
 import request from 'supertest';
 import { clientAuthMiddleware, createClientVerifier, readAuthSettings } from '../src/auth';
+import { memoryReplayGuard } from './helpers/test-storage';
 import type { AuthSettings, TrustedClient } from '../src/auth';
 import { errorMiddleware } from '../src/errors';
 import { createLogger } from '../src/logger';
@@ -112,7 +113,7 @@ interface Harness {
 function buildHarness(settings: AuthSettings): Harness {
   const out = memoryStream();
   const log = createLogger({ level: 'warn', destination: out });
-  const verifier = createClientVerifier(settings, log);
+  const verifier = createClientVerifier(settings, log, memoryReplayGuard());
   const handled: string[] = [];
   const app = express();
   app.use(clientAuthMiddleware(verifier, settings));
@@ -437,7 +438,7 @@ describe('client authentication: valid tokens', () => {
   it('forgets a jti once its token has expired', async () => {
     const out = memoryStream();
     let clock = NOW_MS;
-    const verifier = createClientVerifier(jwtSettings(), createLogger({ destination: out }), () => clock);
+    const verifier = createClientVerifier(jwtSettings(), createLogger({ destination: out }), memoryReplayGuard(), () => clock);
     const aud = `${BASE}${SERVICE}`;
     const first = await mint(SERVICE, { key: rs1, claims: { jti: 'again', exp: nowS() + 60 } });
     await expect(verifier.verify(bearer(first), aud)).resolves.toEqual({ iss: INLINE_ISS, jti: 'again', tenant: 'org-1' });
@@ -453,10 +454,10 @@ describe('client authentication: valid tokens', () => {
     const out = memoryStream();
     const token = await mint(SERVICE, { key: rs1 });
     const aud = `${BASE}${SERVICE}`;
-    const late = createClientVerifier(jwtSettings(), createLogger({ destination: out }), () => NOW_MS + 3_600_000);
+    const late = createClientVerifier(jwtSettings(), createLogger({ destination: out }), memoryReplayGuard(), () => NOW_MS + 3_600_000);
     await expect(late.verify(bearer(token), aud)).rejects.toMatchObject({ status: 401 });
     expect(out.lines.join('')).toMatch(/token expired/);
-    const onTime = createClientVerifier(jwtSettings(), createLogger({ destination: out }), () => NOW_MS);
+    const onTime = createClientVerifier(jwtSettings(), createLogger({ destination: out }), memoryReplayGuard(), () => NOW_MS);
     await expect(onTime.verify(bearer(token), aud)).resolves.toMatchObject({ iss: INLINE_ISS });
   });
 });

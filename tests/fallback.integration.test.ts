@@ -12,7 +12,7 @@ import { readConfig } from '../src/config';
 import { loadRegistry, type Registry } from '../src/definitions';
 import { startDemo, type DemoHandle } from '../src/demo';
 import { createDemoFhirApp, loadFixturePatients } from '../src/demo-fhir-server';
-import { createFeedbackStore } from '../src/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { fetchPrefetchKeys, type FhirFetchSettings } from '../src/fhir-client';
 import type { FhirAuthorization, HookRequest } from '../src/hook-request';
 import { createLogger } from '../src/logger';
@@ -61,7 +61,7 @@ async function closeServer(server: http.Server | net.Server | undefined): Promis
 function startCdsApp(settings: FhirFetchSettings): http.Server {
   const app = createApp(registry, config, {
     log: createLogger({ level: 'silent' }),
-    feedback: createFeedbackStore(),
+    ...memoryStorage(),
     fetcher: (request, templates) => fetchPrefetchKeys(request, templates, settings),
   });
   return http.createServer(app);

@@ -5,13 +5,13 @@ import request from 'supertest';
 import { createApp } from '../src/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions';
-import { createFeedbackStore } from '../src/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { responseViolations } from './helpers/conformance';
 import { buildRequest, compareWithExpected, listCases } from './helpers/golden';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
-const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), feedback: createFeedbackStore() });
+const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
 const cases = listCases().filter((c) => registry.services.has(c.service));
 
 afterEach(() => jest.useRealTimers());

@@ -8,7 +8,7 @@ import { createApp, type AppDeps } from '../src/app';
 import { readConfig } from '../src/config';
 import { loadRegistry, type ServiceDefinition } from '../src/definitions';
 import { HttpError } from '../src/errors';
-import { createFeedbackStore } from '../src/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import type { HookRequest } from '../src/hook-request';
 import { createLogger } from '../src/logger';
 import { prefetchProblem, resolvePrefetch, type KeyFetchOutcome, type PrefetchFetcher } from '../src/prefetch';
@@ -223,7 +223,7 @@ const PATIENT_ID = 'ord-iph-child-untested';
 const CASE: GoldenCase = { description: 'prefetch states', now: NOW, patient: PATIENT_ID, expect: { status: 200 } };
 
 function buildApp(deps: Partial<AppDeps> = {}) {
-  return createApp(registry, readConfig({ NODE_ENV: 'test' }), { log, feedback: createFeedbackStore(), ...deps });
+  return createApp(registry, readConfig({ NODE_ENV: 'test' }), { log, ...memoryStorage(), ...deps });
 }
 
 const app = buildApp();
