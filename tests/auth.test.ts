@@ -10,9 +10,11 @@ import type { JWK, KeyLike } from 'jose';
 import nock from 'nock';
 import type { DestinationStream } from 'pino';
 import request from 'supertest';
-import { clientAuthMiddleware, createClientVerifier, readAuthSettings } from '../src/auth';
+import { clientAuthMiddleware } from '../src/http/client-auth';
+import { createClientVerifier } from '../src/auth/verify';
+import { readAuthSettings } from '../src/auth/trusted-clients';
+import type { AuthSettings, TrustedClient } from '../src/auth/trusted-clients';
 import { memoryReplayGuard } from './helpers/test-storage';
-import type { AuthSettings, TrustedClient } from '../src/auth';
 import { errorMiddleware } from '../src/errors';
 import { createLogger } from '../src/logger';
 
@@ -583,7 +585,7 @@ describe('readAuthSettings', () => {
     expect(message).toContain('/clients/1/jwks/keys/0: must be a public key');
     expect(message).toContain('/clients/1/tenants');
     expect(message).toContain('/clients/2/allowedJku/0');
-    expect(message).toContain('/clients/2: unknown property "colour"');
+    expect(message).toContain('/clients/2: has an unknown member "colour"');
   });
 
   it('rejects an empty client list and duplicate issuers', () => {

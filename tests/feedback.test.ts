@@ -1,9 +1,11 @@
-// Feedback validation (src/feedback.ts + cds-services/schema/feedback.schema.json) and recording tied to the
+// Feedback validation (src/http/feedback.ts + cds-services/schema/feedback.schema.json) and recording tied to the
 // cards this service served (unknown cards and foreign suggestions are 400s, resends idempotent).
 import { HttpError } from '../src/errors';
-import { createFeedbackRecorder, createFeedbackValidator, validateFeedback, type FeedbackItem, type FeedbackRecorder } from '../src/feedback';
+import { createFeedbackRecorder, createFeedbackValidator, type FeedbackItem, type FeedbackRecorder } from '../src/http/feedback';
 import type { Storage } from '../src/storage/storage';
 import { memoryStorage, serveCard } from './helpers/test-storage';
+
+const { validateFeedback } = createFeedbackValidator();
 
 type Json = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // a fixed pseudonym key, a replay guard on it, and a way to record a served card so feedback on it is accepted.
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../src/logger';
-import { createReplayGuard, type ReplayGuard } from '../../src/replay-guard';
+import { createReplayGuard, type ReplayGuard } from '../../src/auth/replay-store';
 import { createPseudonymizer, type Pseudonymize } from '../../src/storage/patient-pseudonym';
 import { openSqliteStorage } from '../../src/storage/sqlite-storage';
 import type { Storage } from '../../src/storage/storage';

@@ -4,11 +4,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { HttpError } from './errors';
+import { HttpError } from '../errors';
 import { OPS_PAGE_CSP, renderOpsPage } from './ops-page';
 import { readOpsWindow } from './ops-window';
-import { cardOutcomes } from './storage/card-outcomes';
-import type { Storage } from './storage/storage';
+import { cardOutcomes } from '../storage/card-outcomes';
+import type { Storage } from '../storage/storage';
 
 export interface OpsSettings {
   /** Absent: the operator routes are disabled. */

@@ -1,10 +1,11 @@
 // Evaluates a service's named expressions for one request, in order: each sees %context (the hook
 // context), every prefetch key (a list of resources), %unavailable (keys that could not be read) and
 // every earlier name. One failing expression yields empty and is reported, never a failed request.
-import type { ServiceDefinition } from './definitions';
-import { createVariables, errorMessage, type RequestScope } from './expressions';
-import type { HookRequest } from './hook-request';
-import type { ResolvedPrefetch } from './prefetch';
+import type { ServiceDefinition } from '../definitions/types';
+import { createVariables, type RequestScope } from '../fhirpath/scope';
+import { errorMessage } from '../errors';
+import type { HookRequest } from '../cds-hooks';
+import type { ResolvedPrefetch } from '../fhir/prefetch';
 import { buildRecordIndex } from './record-index';
 import type { ValueSetIndex } from './terminology';
 

@@ -5,20 +5,20 @@ import cors from 'cors';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { clientAuthMiddleware, type ClientVerifier } from './auth';
-import { renderCards } from './cards';
-import type { Config } from './config';
-import type { Registry } from './definitions';
-import { stripData } from './logger';
-import { errorMiddleware, HttpError } from './errors';
-import { evaluateService } from './evaluation';
+import { clientAuthMiddleware } from './client-auth';
+import { type ClientVerifier } from '../auth/verify';
+import type { Config } from '../config';
+import type { Registry } from '../definitions/types';
+import { stripData } from '../logger';
+import { errorMiddleware, HttpError } from '../errors';
 import { createCardLedger } from './card-ledger';
-import { createFeedbackRecorder, validateFeedback } from './feedback';
+import { createFeedbackRecorder, createFeedbackValidator, type FeedbackValidator } from './feedback';
 import { createOpsRouter } from './ops-routes';
-import type { Pseudonymize } from './storage/patient-pseudonym';
-import type { Storage } from './storage/storage';
-import { resolvePrefetch, type PrefetchFetcher } from './prefetch';
-import { validateHookRequest } from './request';
+import type { Pseudonymize } from '../storage/patient-pseudonym';
+import type { Storage } from '../storage/storage';
+import type { PrefetchFetcher } from '../fhir/prefetch';
+import { answerHookCall } from '../hook-call';
+import { createRequestValidator, type RequestValidator } from './hook-request';
 
 export interface AppDeps {
   log: Logger;
@@ -30,6 +30,9 @@ export interface AppDeps {
   verifier?: ClientVerifier;
   /** FHIR fallback for prefetch keys the client did not send. */
   fetcher?: PrefetchFetcher;
+  /** Request and feedback validators (compiled schemas); built for this app when not given. */
+  requestValidator?: RequestValidator;
+  feedbackValidator?: FeedbackValidator;
 }
 
 interface CallLog {
@@ -89,6 +92,8 @@ function methodNotAllowed(allow: string): RequestHandler {
 
 export function createApp(registry: Registry, config: Config, deps: AppDeps): express.Express {
   if (config.auth.mode === 'jwt' && !deps.verifier) throw new Error('CDS_AUTH=jwt needs a client verifier');
+  const requestValidator = deps.requestValidator ?? createRequestValidator();
+  const feedbackValidator = deps.feedbackValidator ?? createFeedbackValidator();
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.production ? 'loopback' : false);
@@ -148,12 +153,11 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     call.service = service.id;
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const request = validateHookRequest(service.hook, req.body);
-    const prefetch = await resolvePrefetch(service, request, deps.fetcher);
-    const evaluation = evaluateService(service, request, prefetch, Date.now(), registry.valueSets);
-    const cards = await ledger.serve(service.id, request, renderCards(service, evaluation));
-    if (evaluation.failures.length) {
-      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: evaluation.failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
+    const answer = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
+    const { failures } = answer;
+    const cards = await ledger.serve(service.id, answer.request, answer.cards);
+    if (failures.length) {
+      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
     call.topics = cards.map((c) => c.source.topic.code);
     res.json({ cards });
@@ -165,7 +169,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   }, requireJson, json, async (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
-    await feedback.record(service.id, validateFeedback(req.body));
+    await feedback.record(service.id, feedbackValidator.validateFeedback(req.body));
     res.status(200).json({});
   });
 

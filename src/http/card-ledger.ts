@@ -2,11 +2,11 @@
 // patient are snoozed for CDS_SNOOZE_DAYS (never data-unavailable or critical ones), and every card returned is
 // recorded as served (uuid, service, topic, suggestion uuids, hookInstance, time, pseudonymous patient key).
 import type { Logger } from 'pino';
-import type { Card } from './cards';
-import type { HookRequest } from './hook-request';
-import { DAY_MS } from './storage/open-storage';
-import type { Pseudonymize } from './storage/patient-pseudonym';
-import type { Storage } from './storage/storage';
+import type { Card } from '../evaluation/cards';
+import type { HookRequest } from '../cds-hooks';
+import { DAY_MS } from '../storage/open-storage';
+import type { Pseudonymize } from '../storage/patient-pseudonym';
+import type { Storage } from '../storage/storage';
 
 /** Data-unavailable cards say the answer is incomplete: hiding them would hide that. */
 export const NEVER_SNOOZED_TOPICS: ReadonlySet<string> = new Set(['data-unavailable']);

@@ -2,7 +2,7 @@
 // tolerance, so every worker and instance refuses a second use. Each issuer has its own quota of live jtis:
 // a client flooding tokens refuses only itself.
 import type { Logger } from 'pino';
-import type { ReplayResult, Storage } from './storage/storage';
+import type { ReplayResult, Storage } from '../storage/storage';
 
 export interface ReplayGuard {
   remember(iss: string, jti: string, expiresAtMs: number, nowMs: number): Promise<ReplayResult>;

@@ -1,8 +1,8 @@
 // CDS Hooks 2.0 feedback: validation against cds-services/schema/feedback.schema.json, then recording tied to the
 // cards this service served (unknown cards and foreign suggestions are 400s; resends are idempotent).
-import { HttpError, type IssueInput } from './errors';
-import type { FeedbackRecord, Storage } from './storage/storage';
-import { createSchemaAjv, formatSchemaErrors, isJsonObject, loadSchemaFile, SCHEMA_DIR } from './request';
+import { HttpError, type IssueInput } from '../errors';
+import { createSchemaAjv, formatSchemaErrors, isJsonObject, loadSchemaFile, SCHEMA_DIR } from '../schema';
+import type { FeedbackRecord, Storage } from '../storage/storage';
 
 export type FeedbackOutcome = 'accepted' | 'overridden';
 
@@ -54,12 +54,6 @@ export function createFeedbackValidator(schemaDir: string = SCHEMA_DIR): Feedbac
   };
 }
 
-const defaultValidator = createFeedbackValidator();
-
-/** Validates a `{feedback: [...]}` body; throws HttpError(400) with one issue per problem. */
-export function validateFeedback(body: unknown): FeedbackItem[] {
-  return defaultValidator.validateFeedback(body);
-}
 
 /** Too many unknown cards in one body would make a huge OperationOutcome: the first ones are named. */
 const MAX_NAMED_ISSUES = 20;

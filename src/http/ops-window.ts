@@ -1,6 +1,6 @@
 // The reporting window of the operator routes: `since` and `until` as RFC 3339 date-times or UTC dates. A date
 // `until` includes that whole day; the default is the last 30 days.
-import { HttpError } from './errors';
+import { HttpError } from '../errors';
 
 export const DEFAULT_WINDOW_DAYS = 30;
 const DAY_MS = 86_400_000;

@@ -1,7 +1,7 @@
 // The /ops/ page: card outcomes as one server-rendered HTML page, a stacked bar per topic drawn as inline SVG.
 // No script and no external resource; the only stylesheet is allowed by its hash in the page's own CSP.
 import { createHash } from 'node:crypto';
-import type { CardOutcomesReport, TopicOutcome } from './storage/card-outcomes';
+import type { CardOutcomesReport, TopicOutcome } from '../storage/card-outcomes';
 
 const STYLE = `body{font:15px/1.4 system-ui,sans-serif;margin:1.5rem auto;max-width:60rem;padding:0 1rem;color:#1a1a1a}
 h1{font-size:1.5rem}h2{font-size:1.1rem;margin:0 0 .4rem}form{display:flex;gap:1rem;flex-wrap:wrap;align-items:end;margin:1rem 0}

@@ -3,12 +3,13 @@
 // feedback into the app, and starts retention. No listening, no globals.
 import type express from 'express';
 import type { Logger } from 'pino';
-import { createApp } from './app';
-import { createClientVerifier } from './auth';
+import { createApp } from './http/app';
+import { createClientVerifier } from './auth/verify';
 import type { Config } from './config';
-import { loadRegistry, type Registry } from './definitions';
-import { fetchPrefetchKeys } from './fhir-client';
-import { createReplayGuard } from './replay-guard';
+import { loadRegistry } from './definitions/load';
+import { type Registry } from './definitions/types';
+import { fetchPrefetchKeys } from './fhir/client';
+import { createReplayGuard } from './auth/replay-store';
 import { openStorage, startRetention } from './storage/open-storage';
 import { createPseudonymizer, resolvePseudonymKey } from './storage/patient-pseudonym';
 import type { Storage } from './storage/storage';
