@@ -2,6 +2,7 @@
 // FHIR server on a real loopback socket, must give the same cards as with prefetch; plus the time budget
 // against a FHIR server that never answers, and the sandbox's fhirServer-without-token combination.
 import fs from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -227,7 +228,7 @@ describe('npm run demo (startDemo)', () => {
   });
 
   it('serves discovery and the fixture patients, and its sandbox links work as the sandbox would use them', async () => {
-    demo = await startDemo({ NODE_ENV: 'test', PORT: '0', DEMO_FHIR_PORT: '0' }, createLogger({ level: 'silent' }));
+    demo = await startDemo({ NODE_ENV: 'test', PORT: '0', DEMO_FHIR_PORT: '0', CDS_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cds-demo-data-')) }, createLogger({ level: 'silent' }));
 
     const patientFiles = fs.readdirSync(path.join(FIXTURES, 'patients')).filter((f) => f.endsWith('.json'));
     expect([...demo.patientIds].sort()).toEqual(patientFiles.map((f) => f.replace(/\.json$/, '')).sort());

@@ -29,7 +29,7 @@ export function isSnoozable(card: Card): boolean {
   return card.indicator !== 'critical' && !NEVER_SNOOZED_TOPICS.has(card.source.topic.code);
 }
 
-export function createCardLedger({ storage, pseudonymize, snoozeDays, log, now = Date.now }: CardLedgerOptions): CardLedger {
+export function createCardLedger({ storage, pseudonymize, snoozeDays, log, now = () => Date.now() }: CardLedgerOptions): CardLedger {
   async function withoutSnoozed(serviceId: string, hookInstance: string, patientKey: string, cards: Card[], at: number): Promise<Card[]> {
     if (snoozeDays === 0 || !cards.some(isSnoozable)) return cards;
     try {

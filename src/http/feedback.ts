@@ -81,7 +81,7 @@ function toRecord(item: FeedbackItem, receivedAt: number): FeedbackRecord {
  * Feedback tied to served cards: a card this service never served (or one purged after the retention period) and
  * an accepted suggestion that is not on its card are 400s naming them; nothing of such a body is stored.
  */
-export function createFeedbackRecorder(storage: Storage, now: () => number = Date.now): FeedbackRecorder {
+export function createFeedbackRecorder(storage: Storage, now: () => number = () => Date.now()): FeedbackRecorder {
   return {
     async record(serviceId, items) {
       const served = await storage.findServedCards(items.map((i) => i.card));

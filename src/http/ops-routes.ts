@@ -73,7 +73,7 @@ export interface OpsRouterOptions {
   now?: () => number;
 }
 
-export function createOpsRouter({ settings, storage, services, log, notFound, now = Date.now }: OpsRouterOptions): express.Router {
+export function createOpsRouter({ settings, storage, services, log, notFound, now = () => Date.now() }: OpsRouterOptions): express.Router {
   const router = express.Router({ strict: false });
   if (settings.token === undefined) {
     router.use(notFound);

@@ -20,7 +20,7 @@ export interface Retention {
   stop(): void;
 }
 
-export function startRetention(storage: Storage, retentionDays: number, log: Logger, now: () => number = Date.now): Retention {
+export function startRetention(storage: Storage, retentionDays: number, log: Logger, now: () => number = () => Date.now()): Retention {
   let running: Promise<void> | undefined;
   const runOnce = () => {
     running ??= (async () => {
