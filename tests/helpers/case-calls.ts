@@ -25,16 +25,21 @@ export function caseOf(service: string, name: string) {
   return { now: Date.parse(c.data.now), body: buildRequest(definition, c.data) };
 }
 
+/** Runs `work` with Date pinned to `now` (timers stay real). */
+export async function atTime<T>(now: number, work: () => Promise<T>): Promise<T> {
+  jest.useFakeTimers({ now, doNotFake: [...DO_NOT_FAKE] });
+  try {
+    return await work();
+  } finally {
+    jest.useRealTimers();
+  }
+}
+
 /** Posts the case (optionally with another patient id) at the case's time; returns the cards. */
 export async function postCase(app: Express, service: string, name: string, patientId?: string): Promise<ServedCardView[]> {
   const { now, body } = caseOf(service, name);
   if (patientId !== undefined) (body.context as Record<string, unknown>).patientId = patientId;
-  jest.useFakeTimers({ now, doNotFake: [...DO_NOT_FAKE] });
-  try {
-    const res = await request(app).post(`/cds-services/${service}`).set('Content-Type', 'application/json').send(body);
-    if (res.status !== 200) throw new Error(`${service}/${name}: ${res.status} ${JSON.stringify(res.body)}`);
-    return (res.body as { cards: ServedCardView[] }).cards;
-  } finally {
-    jest.useRealTimers();
-  }
+  const res = await atTime(now, async () => request(app).post(`/cds-services/${service}`).set('Content-Type', 'application/json').send(body));
+  if (res.status !== 200) throw new Error(`${service}/${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { cards: ServedCardView[] }).cards;
 }
