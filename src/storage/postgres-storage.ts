@@ -5,8 +5,6 @@ import pg from 'pg';
 import { INSERT_MIGRATION, MIGRATIONS_TABLE, pendingMigrations } from './migrations';
 import {
   INSERT_FEEDBACK,
-  INSERT_SERVED_CARD,
-  INSERT_SERVED_SUGGESTION,
   overrideReasonsSql,
   PURGE_REPLAY_KEYS,
   PURGE_SERVED_CARDS,
@@ -96,6 +94,17 @@ const REMEMBER_JTI = `WITH live AS (
   )
   SELECT (SELECT n FROM live) AS live, (SELECT COUNT(*) FROM ins) AS inserted`;
 
+// One statement, one round trip: the cards and their suggestions from parallel arrays. The foreign key is checked at
+// the end of the statement, when the cards are in.
+const RECORD_SERVED_CARDS = `WITH cards AS (
+    INSERT INTO served_cards (card_uuid, service, topic, hook_instance, patient_key, served_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+    ON CONFLICT DO NOTHING
+  )
+  INSERT INTO served_suggestions (card_uuid, suggestion_uuid)
+  SELECT * FROM unnest($7::text[], $8::text[])
+  ON CONFLICT DO NOTHING`;
+
 const FIND_CARDS = `SELECT c.card_uuid AS uuid, c.service AS service,
     COALESCE(ARRAY_AGG(s.suggestion_uuid) FILTER (WHERE s.suggestion_uuid IS NOT NULL), '{}') AS suggestions
   FROM served_cards c LEFT JOIN served_suggestions s ON s.card_uuid = c.card_uuid
@@ -122,8 +131,6 @@ export async function openPostgresStorage(databaseUrl: string): Promise<Storage>
   }
 
   const sql = {
-    insertCard: numbered(INSERT_SERVED_CARD),
-    insertSuggestion: numbered(INSERT_SERVED_SUGGESTION),
     insertFeedback: numbered(INSERT_FEEDBACK),
     topics: { all: numbered(topicCountsSql(false)), service: numbered(topicCountsSql(true)) },
     reasons: { all: numbered(overrideReasonsSql(false)), service: numbered(overrideReasonsSql(true)) },
@@ -142,12 +149,17 @@ export async function openPostgresStorage(databaseUrl: string): Promise<Storage>
     },
     async recordServedCards(cards) {
       if (cards.length === 0) return;
-      await inTransaction(pool, async (client) => {
-        for (const c of cards) {
-          await client.query(sql.insertCard, [c.uuid, c.service, c.topic, c.hookInstance, c.patientKey, c.servedAt]);
-          for (const s of c.suggestionUuids) await client.query(sql.insertSuggestion, [c.uuid, s]);
-        }
-      });
+      const suggestions = cards.flatMap((c) => c.suggestionUuids.map((s) => [c.uuid, s] as const));
+      await pool.query(RECORD_SERVED_CARDS, [
+        cards.map((c) => c.uuid),
+        cards.map((c) => c.service),
+        cards.map((c) => c.topic),
+        cards.map((c) => c.hookInstance),
+        cards.map((c) => c.patientKey),
+        cards.map((c) => c.servedAt),
+        suggestions.map(([card]) => card),
+        suggestions.map(([, s]) => s),
+      ]);
     },
     async findServedCards(uuids) {
       const found = new Map<string, ServedCardRef>();

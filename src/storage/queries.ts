@@ -1,11 +1,6 @@
 // SQL shared by both back ends, written with `?` placeholders (PostgreSQL numbers them): served cards, feedback,
 // card outcomes, snooze look-ups and purging. Only what differs between the dialects lives in the back-end files.
 
-export const INSERT_SERVED_CARD =
-  'INSERT INTO served_cards (card_uuid, service, topic, hook_instance, patient_key, served_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING';
-
-export const INSERT_SERVED_SUGGESTION = 'INSERT INTO served_suggestions (card_uuid, suggestion_uuid) VALUES (?, ?) ON CONFLICT DO NOTHING';
-
 export const INSERT_FEEDBACK = `INSERT INTO card_feedback
   (card_uuid, outcome, outcome_at, accepted_suggestions, reason_system, reason_code, reason_display, with_reason, received_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;

@@ -7,8 +7,6 @@ import Database from 'better-sqlite3';
 import { INSERT_MIGRATION, MIGRATIONS_TABLE, pendingMigrations } from './migrations';
 import {
   INSERT_FEEDBACK,
-  INSERT_SERVED_CARD,
-  INSERT_SERVED_SUGGESTION,
   overrideReasonsSql,
   PURGE_REPLAY_KEYS,
   PURGE_SERVED_CARDS,
@@ -64,8 +62,11 @@ export function openSqliteStorage(dataDir: string | ':memory:'): Storage {
     return upsertKey.run(iss, jti, expiresAt, now).changes === 1 ? ('stored' as const) : ('replay' as const);
   });
 
-  const insertCard = db.prepare(INSERT_SERVED_CARD);
-  const insertSuggestion = db.prepare(INSERT_SERVED_SUGGESTION);
+  // Row by row: statements are in-process calls here, and the transaction makes the batch one commit.
+  const insertCard = db.prepare(
+    'INSERT INTO served_cards (card_uuid, service, topic, hook_instance, patient_key, served_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  );
+  const insertSuggestion = db.prepare('INSERT INTO served_suggestions (card_uuid, suggestion_uuid) VALUES (?, ?) ON CONFLICT DO NOTHING');
   const insertFeedback = db.prepare(INSERT_FEEDBACK);
   const findCard = db.prepare('SELECT service FROM served_cards WHERE card_uuid = ?');
   const suggestionsOf = db.prepare('SELECT suggestion_uuid FROM served_suggestions WHERE card_uuid = ?').pluck();
