@@ -1,9 +1,9 @@
 // The reporting window of the operator routes: `since` and `until` as RFC 3339 date-times or UTC dates. A date
 // `until` includes that whole day; the default is the last 30 days.
 import { HttpError } from '../errors';
+import { DAY_MS } from '../storage/open-storage';
 
 export const DEFAULT_WINDOW_DAYS = 30;
-const DAY_MS = 86_400_000;
 const MAX_PARAM_LENGTH = 64;
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
