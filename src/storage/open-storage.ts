@@ -1,7 +1,6 @@
 // Opens the configured back end and runs retention: expired replay keys and served cards older than
 // CDS_RETENTION_DAYS (with their feedback) are purged at start and then every minute, by every worker (idempotent).
 import type { Logger } from 'pino';
-import { openPostgresStorage } from './postgres-storage';
 import { openSqliteStorage } from './sqlite-storage';
 import type { Storage } from './storage';
 import type { StorageSettings } from './storage-settings';
@@ -10,7 +9,11 @@ export const PURGE_INTERVAL_MS = 60_000;
 export const DAY_MS = 86_400_000;
 
 export async function openStorage(settings: StorageSettings): Promise<Storage> {
-  if (settings.backend === 'postgres' && settings.databaseUrl !== undefined) return openPostgresStorage(settings.databaseUrl);
+  if (settings.backend === 'postgres' && settings.databaseUrl !== undefined) {
+    // Loaded only when configured: an embedded-only start never pays for the pg driver.
+    const { openPostgresStorage } = await import('./postgres-storage');
+    return openPostgresStorage(settings.databaseUrl);
+  }
   return openSqliteStorage(settings.dataDir);
 }
 
