@@ -76,7 +76,8 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
   const fhirPort = readPort(env, 'DEMO_FHIR_PORT', 8081);
   const fixturesDir = env.DEMO_FIXTURES_DIR?.trim() || path.join(PROJECT_ROOT, 'fixtures', 'patients');
 
-  const { app: cdsApp } = buildService(config, log);
+  const service = await buildService(config, log);
+  const cdsApp = service.app;
   const resources = loadFixturePatients(fixturesDir);
   const patientIds = resources.filter((r) => r.resourceType === 'Patient').map((r) => r.id ?? '').filter((id) => id !== '');
 
@@ -89,12 +90,18 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
   cdsRoot.use(allowPrivateNetwork);
   cdsRoot.use(cdsApp);
 
-  const fhirServer = await listen(fhirRoot, fhirPort, fhirHost);
+  let fhirServer: http.Server;
   let cdsServer: http.Server;
+  try {
+    fhirServer = await listen(fhirRoot, fhirPort, fhirHost);
+  } catch (err) {
+    await service.close();
+    throw err;
+  }
   try {
     cdsServer = await listen(cdsRoot, config.port, config.host);
   } catch (err) {
-    await closeServer(fhirServer);
+    await Promise.all([closeServer(fhirServer), service.close()]);
     throw err;
   }
   cdsServer.headersTimeout = config.headersTimeoutMs;
@@ -110,6 +117,7 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
     sandboxUrls: patientIds.map((id) => buildSandboxUrl(fhirUrl, id, discoveryUrl)),
     close: async () => {
       await Promise.all([closeServer(cdsServer), closeServer(fhirServer)]);
+      await service.close();
     },
   };
 }

@@ -6,6 +6,8 @@ import { PROJECT_ROOT } from './project-root';
 import { readAuthSettings, type AuthSettings } from './auth/trusted-clients';
 import { readFhirFetchSettings, type FhirFetchSettings } from './fhir/client';
 import { readLogLevel, type LogLevel } from './logger';
+import { readOpsSettings, type OpsSettings } from './http/ops-routes';
+import { readStorageSettings, type StorageSettings } from './storage/storage-settings';
 
 export interface Config {
   readonly port: number;
@@ -23,6 +25,8 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** CDS_FHIRPATH_ENGINE: `compiled` (default) or `reference` (fhirpath.js's interpreter, for comparison). */
   readonly fhirpathEngine: 'compiled' | 'reference';
+  readonly storage: StorageSettings;
+  readonly ops: OpsSettings;
 }
 
 type Env = NodeJS.ProcessEnv;
@@ -95,6 +99,8 @@ export function readConfig(env: Env = process.env): Config {
     headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
     requestTimeoutMs: integer(env, 'CDS_REQUEST_TIMEOUT_MS', 30_000, 1000, 300_000),
     fhirpathEngine: fhirpathEngine(env),
+    storage: readStorageSettings(env, production),
+    ops: readOpsSettings(env),
   };
   // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
   // for another service with the same paths could be replayed here.

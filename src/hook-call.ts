@@ -4,6 +4,7 @@ import type { ServiceDefinition, Registry } from './definitions/types';
 import { renderCards, type Card, type RenderOptions } from './evaluation/cards';
 import { evaluateService } from './evaluation/evaluate';
 import { resolvePrefetch, type PrefetchFetcher } from './fhir/prefetch';
+import type { HookRequest } from './cds-hooks';
 import type { RequestValidator } from './http/hook-request';
 
 export interface HookCallDeps {
@@ -14,6 +15,8 @@ export interface HookCallDeps {
 }
 
 export interface HookCallResult {
+  /** The validated request. */
+  request: HookRequest;
   cards: Card[];
   /** Named expressions that failed on this record (evaluated as empty); messages may quote data: strip before logging. */
   failures: { name: string; message: string }[];
@@ -24,5 +27,5 @@ export async function answerHookCall(service: ServiceDefinition, body: unknown, 
   const request = deps.requestValidator.validateHookRequest(service.hook, body);
   const prefetch = await resolvePrefetch(service, request, deps.fetcher);
   const evaluation = evaluateService(service, request, prefetch, now, deps.registry.valueSets);
-  return { cards: renderCards(service, evaluation, render), failures: evaluation.failures };
+  return { request, cards: renderCards(service, evaluation, render), failures: evaluation.failures };
 }

@@ -18,7 +18,7 @@ function exitOnStartupError(e: unknown): never {
   process.exit(1);
 }
 
-function start(): void {
+async function start(): Promise<void> {
   let config;
   try {
     config = readConfig();
@@ -53,7 +53,7 @@ function start(): void {
 
   let service;
   try {
-    service = buildService(config, log);
+    service = await buildService(config, log);
   } catch (e) {
     exitOnStartupError(e);
   }
@@ -75,9 +75,9 @@ function start(): void {
   server.listen(config.port, config.host, () => {
     log.info({ port: config.port, services: [...service.registry.services.keys()] }, `CDS Hooks discovery at http://localhost:${config.port}/cds-services`);
   });
-  const stop = () => server.close(() => process.exit(0));
+  const stop = () => server.close(() => void service.close().finally(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
 
-start();
+void start();

@@ -1,5 +1,6 @@
-// Assembles the service from a Config: loads the definitions (throws on any issue), wires client
-// authentication, the FHIR fallback and the feedback store into the app. No listening, no globals.
+// Assembles the service from a Config: loads the definitions (throws on any issue), opens and migrates the
+// storage, wires client authentication with shared replay protection, the FHIR fallback, served cards and
+// feedback into the app, and starts retention. No listening, no globals.
 import type express from 'express';
 import type { Logger } from 'pino';
 import { createApp } from './http/app';
@@ -7,21 +8,40 @@ import { createClientVerifier } from './auth/verify';
 import type { Config } from './config';
 import { loadRegistry } from './definitions/load';
 import { type Registry } from './definitions/types';
-import { createFeedbackStore } from './http/feedback';
 import { fetchPrefetchKeys } from './fhir/client';
+import { createReplayGuard } from './auth/replay-store';
+import { openStorage, startRetention } from './storage/open-storage';
+import { createPseudonymizer, resolvePseudonymKey } from './storage/patient-pseudonym';
+import type { Storage } from './storage/storage';
 
 export interface Service {
   app: express.Express;
   registry: Registry;
+  storage: Storage;
+  /** Stops retention and closes the storage. */
+  close(): Promise<void>;
 }
 
-export function buildService(config: Config, log: Logger): Service {
+export async function buildService(config: Config, log: Logger): Promise<Service> {
   const registry = loadRegistry(config.definitionsDir, config.fhirpathEngine);
+  const pseudonymize = createPseudonymizer(resolvePseudonymKey(config.storage));
+  const storage = await openStorage(config.storage);
+  const replays = createReplayGuard(storage, config.storage.replayQuotaPerIssuer, log);
   const app = createApp(registry, config, {
     log,
-    feedback: createFeedbackStore(),
-    verifier: config.auth.mode === 'jwt' ? createClientVerifier(config.auth, log) : undefined,
+    storage,
+    pseudonymize,
+    verifier: config.auth.mode === 'jwt' ? createClientVerifier(config.auth, log, replays) : undefined,
     fetcher: (request, templates) => fetchPrefetchKeys(request, templates, config.fhir),
   });
-  return { app, registry };
+  const retention = startRetention(storage, config.storage.retentionDays, log);
+  return {
+    app,
+    registry,
+    storage,
+    async close() {
+      retention.stop();
+      await storage.close();
+    },
+  };
 }

@@ -9,8 +9,8 @@ import request from 'supertest';
 import { createApp, type AppDeps } from '../src/http/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
 import { fetchPrefetchKeys } from '../src/fhir/client';
+import { memoryStorage, serveCard } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 
 type Json = Record<string, unknown>;
@@ -22,7 +22,7 @@ function buildApp(deps: Partial<AppDeps> = {}, env: NodeJS.ProcessEnv = {}) {
   const config = readConfig({ NODE_ENV: 'test', ...env });
   return createApp(registry, config, {
     log,
-    feedback: createFeedbackStore(),
+    ...memoryStorage(),
     // As bootstrap.ts wires it: the FHIR fallback, which needs a fhirServer in the request.
     fetcher: (req, templates) => fetchPrefetchKeys(req, templates, config.fhir),
     ...deps,
@@ -399,11 +399,11 @@ describe('CORS', () => {
 });
 
 describe('feedback', () => {
-  const valid = () => ({
+  const valid = (accepted: { card: string; suggestions: string[] }, overridden: { card: string }) => ({
     feedback: [
-      { card: randomUUID(), outcome: 'accepted', acceptedSuggestions: [{ id: randomUUID() }], outcomeTimestamp: '2026-06-15T12:00:00Z' },
+      { card: accepted.card, outcome: 'accepted', acceptedSuggestions: [{ id: accepted.suggestions[0] }], outcomeTimestamp: '2026-06-15T12:00:00Z' },
       {
-        card: randomUUID(),
+        card: overridden.card,
         outcome: 'overridden',
         overrideReason: { reason: { system: 'https://iph-cds.dev/fhir/CodeSystem/override', code: 'done-elsewhere', display: 'Done elsewhere' }, userComment: 'Sent out' },
         outcomeTimestamp: '2026-06-15T12:01:00+02:00',
@@ -411,16 +411,17 @@ describe('feedback', () => {
     ],
   });
 
-  test('valid feedback -> 200 and it is stored for that service', async () => {
-    const feedback = createFeedbackStore();
-    const withStore = buildApp({ feedback });
-    const body = valid();
+  test('valid feedback on served cards -> 200 and it is stored (a resend stores nothing new)', async () => {
+    const deps = memoryStorage();
+    const withStore = buildApp(deps);
+    const body = valid(await serveCard(deps.storage, 'iph-order-sign'), await serveCard(deps.storage, 'iph-order-sign', 0));
     const res = await request(withStore).post('/cds-services/iph-order-sign/feedback').send(body);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    const stored = feedback.list('iph-order-sign');
-    expect(stored.map((f) => f.card).sort()).toEqual(body.feedback.map((f) => f.card).sort());
-    expect(feedback.list('iph-patient-view')).toEqual([]);
+    const rows = await deps.storage.outcomeRows({ since: 0, until: Date.now() + 1000 });
+    expect(rows.topics).toEqual([{ service: 'iph-order-sign', topic: 'test-topic', served: 2, accepted: 1, overridden: 1 }]);
+    expect((await request(withStore).post('/cds-services/iph-order-sign/feedback').send(body)).status).toBe(200);
+    expect((await deps.storage.outcomeRows({ since: 0, until: Date.now() + 1000 })).topics).toEqual(rows.topics);
   });
 
   test.each([

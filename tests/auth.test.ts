@@ -14,6 +14,7 @@ import { clientAuthMiddleware } from '../src/http/client-auth';
 import { createClientVerifier } from '../src/auth/verify';
 import { readAuthSettings } from '../src/auth/trusted-clients';
 import type { AuthSettings, TrustedClient } from '../src/auth/trusted-clients';
+import { memoryReplayGuard } from './helpers/test-storage';
 import { errorMiddleware } from '../src/errors';
 import { createLogger } from '../src/logger';
 
@@ -114,7 +115,7 @@ interface Harness {
 function buildHarness(settings: AuthSettings): Harness {
   const out = memoryStream();
   const log = createLogger({ level: 'warn', destination: out });
-  const verifier = createClientVerifier(settings, log);
+  const verifier = createClientVerifier(settings, log, memoryReplayGuard());
   const handled: string[] = [];
   const app = express();
   app.use(clientAuthMiddleware(verifier, settings));
@@ -439,7 +440,7 @@ describe('client authentication: valid tokens', () => {
   it('forgets a jti once its token has expired', async () => {
     const out = memoryStream();
     let clock = NOW_MS;
-    const verifier = createClientVerifier(jwtSettings(), createLogger({ destination: out }), () => clock);
+    const verifier = createClientVerifier(jwtSettings(), createLogger({ destination: out }), memoryReplayGuard(), () => clock);
     const aud = `${BASE}${SERVICE}`;
     const first = await mint(SERVICE, { key: rs1, claims: { jti: 'again', exp: nowS() + 60 } });
     await expect(verifier.verify(bearer(first), aud)).resolves.toEqual({ iss: INLINE_ISS, jti: 'again', tenant: 'org-1' });
@@ -455,10 +456,10 @@ describe('client authentication: valid tokens', () => {
     const out = memoryStream();
     const token = await mint(SERVICE, { key: rs1 });
     const aud = `${BASE}${SERVICE}`;
-    const late = createClientVerifier(jwtSettings(), createLogger({ destination: out }), () => NOW_MS + 3_600_000);
+    const late = createClientVerifier(jwtSettings(), createLogger({ destination: out }), memoryReplayGuard(), () => NOW_MS + 3_600_000);
     await expect(late.verify(bearer(token), aud)).rejects.toMatchObject({ status: 401 });
     expect(out.lines.join('')).toMatch(/token expired/);
-    const onTime = createClientVerifier(jwtSettings(), createLogger({ destination: out }), () => NOW_MS);
+    const onTime = createClientVerifier(jwtSettings(), createLogger({ destination: out }), memoryReplayGuard(), () => NOW_MS);
     await expect(onTime.verify(bearer(token), aud)).resolves.toMatchObject({ iss: INLINE_ISS });
   });
 });

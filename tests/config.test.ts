@@ -41,6 +41,7 @@ const production = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   CDS_CORS_ORIGINS: EHR_ORIGIN,
   CDS_TRUSTED_CLIENTS: validClients,
   CDS_PUBLIC_URL: 'https://cds.example.org',
+  CDS_PSEUDONYM_KEY: 'a-production-pseudonym-key-0123456789',
   ...extra,
 });
 

@@ -2,6 +2,7 @@
 // FHIR server on a real loopback socket, must give the same cards as with prefetch; plus the time budget
 // against a FHIR server that never answers, and the sandbox's fhirServer-without-token combination.
 import fs from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -13,9 +14,9 @@ import { loadRegistry } from '../src/definitions/load';
 import { type Registry } from '../src/definitions/types';
 import { startDemo, type DemoHandle } from '../demo/demo';
 import { createDemoFhirApp, loadFixturePatients } from '../demo/demo-fhir-server';
-import { createFeedbackStore } from '../src/http/feedback';
 import { fetchPrefetchKeys, type FhirFetchSettings } from '../src/fhir/client';
 import type { FhirAuthorization, HookRequest } from '../src/cds-hooks';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { responseViolations } from './helpers/conformance';
 import { baseRequest, compareWithExpected, FIXTURES, listCases, type LoadedCase } from './helpers/golden';
@@ -62,7 +63,7 @@ async function closeServer(server: http.Server | net.Server | undefined): Promis
 function startCdsApp(settings: FhirFetchSettings): http.Server {
   const app = createApp(registry, config, {
     log: createLogger({ level: 'silent' }),
-    feedback: createFeedbackStore(),
+    ...memoryStorage(),
     fetcher: (request, templates) => fetchPrefetchKeys(request, templates, settings),
   });
   return http.createServer(app);
@@ -227,7 +228,7 @@ describe('npm run demo (startDemo)', () => {
   });
 
   it('serves discovery and the fixture patients, and its sandbox links work as the sandbox would use them', async () => {
-    demo = await startDemo({ NODE_ENV: 'test', PORT: '0', DEMO_FHIR_PORT: '0' }, createLogger({ level: 'silent' }));
+    demo = await startDemo({ NODE_ENV: 'test', PORT: '0', DEMO_FHIR_PORT: '0', CDS_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cds-demo-data-')) }, createLogger({ level: 'silent' }));
 
     const patientFiles = fs.readdirSync(path.join(FIXTURES, 'patients')).filter((f) => f.endsWith('.json'));
     expect([...demo.patientIds].sort()).toEqual(patientFiles.map((f) => f.replace(/\.json$/, '')).sort());

@@ -1,6 +1,9 @@
-// Feedback validation (src/http/feedback.ts + cds-services/schema/feedback.schema.json) and the in-memory store.
+// Feedback validation (src/http/feedback.ts + cds-services/schema/feedback.schema.json) and recording tied to the
+// cards this service served (unknown cards and foreign suggestions are 400s, resends idempotent).
 import { HttpError } from '../src/errors';
-import { createFeedbackStore, createFeedbackValidator, type FeedbackItem } from '../src/http/feedback';
+import { createFeedbackRecorder, createFeedbackValidator, type FeedbackItem, type FeedbackRecorder } from '../src/http/feedback';
+import type { Storage } from '../src/storage/storage';
+import { memoryStorage, serveCard } from './helpers/test-storage';
 
 const { validateFeedback } = createFeedbackValidator();
 
@@ -153,72 +156,80 @@ describe('validateFeedback: malformed bodies are 400 with issues naming the bad 
   });
 });
 
-describe('createFeedbackStore', () => {
-  const a = accepted() as unknown as FeedbackItem;
-  const o = overridden() as unknown as FeedbackItem;
+describe('createFeedbackRecorder: feedback tied to served cards', () => {
+  const SVC = 'iph-patient-view';
+  let storage: Storage;
+  let recorder: FeedbackRecorder;
+  beforeEach(() => {
+    storage = memoryStorage().storage;
+    recorder = createFeedbackRecorder(storage, () => Date.UTC(2026, 11, 1));
+  });
+  const counts = async () => (await storage.outcomeRows({ since: 0, until: Date.now() + 60_000 })).topics;
 
-  it('stores items per service with serviceId and receivedAt, and lists them oldest first', () => {
-    const store = createFeedbackStore();
-    store.add('iph-order-select', [a]);
-    store.add('iph-patient-view', [o]);
-    expect(store.list()).toEqual([
-      { ...a, serviceId: 'iph-order-select', receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
-      { ...o, serviceId: 'iph-patient-view', receivedAt: expect.any(String) },
+  it('stores feedback on served cards; a resend (the same instant written another way) stores nothing new', async () => {
+    const a = await serveCard(storage, SVC, 2);
+    const o = await serveCard(storage, SVC, 0);
+    const items = validateFeedback({
+      feedback: [
+        { ...accepted(), card: a.card, acceptedSuggestions: [{ id: a.suggestions[1] }] },
+        { ...overridden(), card: o.card },
+      ],
+    });
+    expect(await recorder.record(SVC, items)).toBe(2);
+    const resend = items.map((i) => ({ ...i, outcomeTimestamp: new Date(Date.parse(i.outcomeTimestamp)).toISOString() }));
+    expect(await recorder.record(SVC, resend)).toBe(0);
+    expect(await counts()).toEqual([{ service: SVC, topic: 'test-topic', served: 2, accepted: 1, overridden: 1 }]);
+  });
+
+  it('keeps the coded override reason but never the free-text comment', async () => {
+    const o = await serveCard(storage, SVC, 0);
+    await recorder.record(SVC, validateFeedback({ feedback: [{ ...overridden(), card: o.card }] }));
+    const { reasons } = await storage.outcomeRows({ since: 0, until: Date.now() + 60_000 });
+    expect(reasons).toEqual([
+      { service: SVC, topic: 'test-topic', system: 'https://iph-cds.example/override-reason', code: 'work-up-sent', display: 'Work-up already sent elsewhere', count: 1 },
     ]);
-    expect(store.list('iph-patient-view')).toEqual([expect.objectContaining({ card: o.card, serviceId: 'iph-patient-view' })]);
-    expect(store.list('unknown-service')).toEqual([]);
+    expect(JSON.stringify(await storage.outcomeRows({ since: 0, until: Date.now() + 60_000 }))).not.toContain('referring hospital');
   });
 
-  it('is idempotent: the same card + outcome + timestamp is stored once', () => {
-    const store = createFeedbackStore();
-    store.add('svc', [a, a]);
-    store.add('svc', [{ ...a, acceptedSuggestions: [{ id: 'other' }] }]);
-    store.add('svc', [{ ...a, outcomeTimestamp: '2021-12-11T10:05:31.000Z' }]);
-    store.add('svc', [{ ...a, outcomeTimestamp: '2021-12-11T11:05:31+01:00' }]);
-    expect(store.list('svc')).toHaveLength(1);
-    expect(store.list('svc')[0]?.acceptedSuggestions).toEqual([{ id: 'e56e1945-20b3-4393-8503-a1a20fd73152' }]);
+  it('an unknown card, a card of another service and a foreign suggestion are 400s naming them; nothing is stored', async () => {
+    const mine = await serveCard(storage, SVC, 1);
+    const theirs = await serveCard(storage, 'iph-order-sign', 1);
+    const unknown = '0b7e5a3c-1111-4222-8333-944455556666';
+    const err = await recorder
+      .record(
+        SVC,
+        validateFeedback({
+          feedback: [
+            { ...accepted(), card: mine.card, acceptedSuggestions: [{ id: mine.suggestions[0] }] },
+            { ...overridden(), card: unknown },
+            { ...accepted(), card: theirs.card, acceptedSuggestions: [{ id: theirs.suggestions[0] }] },
+            { ...accepted(), card: mine.card, acceptedSuggestions: [{ id: theirs.suggestions[0] }], outcomeTimestamp: '2021-12-11T10:09:00Z' },
+          ],
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(HttpError);
+    const issues = (err as HttpError).issues;
+    expect((err as HttpError).status).toBe(400);
+    expect(issues).toEqual([
+      { code: 'not-found', diagnostics: expect.stringContaining(`feedback[1].card: "${unknown}" is not a card this service served`), expression: ['feedback[1].card'] },
+      { code: 'not-found', diagnostics: expect.stringContaining(`feedback[2].card: "${theirs.card}"`), expression: ['feedback[2].card'] },
+      {
+        code: 'invalid',
+        diagnostics: `feedback[3].acceptedSuggestions[0].id: "${theirs.suggestions[0]}" is not a suggestion of card "${mine.card}"`,
+        expression: ['feedback[3].acceptedSuggestions[0].id'],
+      },
+    ]);
+    expect((await counts()).every((t) => t.accepted + t.overridden === 0)).toBe(true);
   });
 
-  it('keeps feedback that differs in card, outcome, timestamp or service', () => {
-    const store = createFeedbackStore();
-    store.add('svc', [a, { ...a, card: 'other-card' }, { ...a, outcomeTimestamp: '2021-12-11T10:05:32Z' }]);
-    store.add('svc', [{ card: a.card, outcome: 'overridden', outcomeTimestamp: a.outcomeTimestamp }]);
-    store.add('svc-2', [a]);
-    expect(store.list('svc')).toHaveLength(4);
-    expect(store.list()).toHaveLength(5);
-  });
-
-  it('evicts the oldest beyond maxItems', () => {
-    const store = createFeedbackStore(3);
-    for (let i = 0; i < 5; i += 1) store.add('svc', [{ ...a, card: `card-${i}` }]);
-    expect(store.list().map((f) => f.card)).toEqual(['card-2', 'card-3', 'card-4']);
-  });
-
-  it('a resend of an already stored item does not make it newer', () => {
-    const store = createFeedbackStore(2);
-    store.add('svc', [{ ...a, card: 'card-0' }, { ...a, card: 'card-1' }]);
-    store.add('svc', [{ ...a, card: 'card-0' }]);
-    store.add('svc', [{ ...a, card: 'card-2' }]);
-    expect(store.list().map((f) => f.card)).toEqual(['card-1', 'card-2']);
-  });
-
-  it('keeps its own frozen copies: later changes by the caller do not leak in or out', () => {
-    const store = createFeedbackStore();
-    const mine = { ...a, acceptedSuggestions: [{ id: 's-1' }] };
-    store.add('svc', [mine]);
-    mine.acceptedSuggestions[0] = { id: 'changed' };
-    const [stored] = store.list();
-    expect(stored?.acceptedSuggestions).toEqual([{ id: 's-1' }]);
-    expect(Object.isFrozen(stored)).toBe(true);
-    expect(() => {
-      (stored as { card: string }).card = 'x';
-    }).toThrow(TypeError);
-    store.list().pop();
-    expect(store.list()).toHaveLength(1);
-  });
-
-  it('rejects a maxItems that is not a positive integer', () => {
-    expect(() => createFeedbackStore(0)).toThrow(RangeError);
-    expect(() => createFeedbackStore(1.5)).toThrow(RangeError);
+  it('names at most 20 problems in one answer', async () => {
+    const feedback = Array.from({ length: 50 }, (_, i) => ({ ...overridden(), card: `unknown-${i}` }));
+    const err = (await recorder.record(SVC, validateFeedback({ feedback })).catch((e: unknown) => e)) as HttpError;
+    expect(err.issues).toHaveLength(21);
+    expect(err.issues[20]).toEqual({ code: 'invalid', diagnostics: 'and 30 more problem(s) of the same kind' });
   });
 });

@@ -5,14 +5,14 @@ import type { Bundle, FhirResource } from 'fhir/r4';
 import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { responseViolations } from './helpers/conformance';
 import { renderTokens, runQuery } from './helpers/fhir-query';
 import { compareWithExpected, listCases, postCase } from './helpers/golden';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
-const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), feedback: createFeedbackStore() });
+const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
 const cases = listCases().filter((c) => registry.services.has(c.service));
 
 describe.each([...new Set(cases.map((c) => c.service))])('%s golden cases', (service) => {

@@ -15,7 +15,8 @@ import { createClientVerifier } from '../src/auth/verify';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
 import type { Registry } from '../src/definitions/types';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryReplayGuard, memoryStorage, serveCard } from './helpers/test-storage';
+import type { Storage } from '../src/storage/storage';
 import { createLogger } from '../src/logger';
 import type { PrefetchFetcher } from '../src/fhir/prefetch';
 import { buildRequest, listCases } from './helpers/golden';
@@ -139,6 +140,7 @@ interface Harness {
   app: Express;
   out: MemoryStream;
   fetcher: jest.Mock;
+  storage: Storage;
 }
 
 function buildHarness(level: string, auth: 'jwt' | 'off', defs: Registry = registry): Harness {
@@ -154,9 +156,10 @@ function buildHarness(level: string, auth: 'jwt' | 'off', defs: Registry = regis
   const fetcher = jest.fn<ReturnType<PrefetchFetcher>, Parameters<PrefetchFetcher>>(async () => {
     throw new Error('simulated fault in the FHIR fallback');
   });
-  const verifier = auth === 'jwt' ? createClientVerifier(config.auth, log) : undefined;
-  const app = createApp(defs, config, { log, feedback: createFeedbackStore(), fetcher, ...(verifier ? { verifier } : {}) });
-  return { app, out, fetcher };
+  const deps = memoryStorage();
+  const verifier = auth === 'jwt' ? createClientVerifier(config.auth, log, memoryReplayGuard(deps.storage)) : undefined;
+  const app = createApp(defs, config, { log, ...deps, fetcher, ...(verifier ? { verifier } : {}) });
+  return { app, out, fetcher, storage: deps.storage };
 }
 
 function callLines(out: MemoryStream): Json[] {
@@ -220,10 +223,11 @@ describe.each(['info', 'trace'])('with LOG_LEVEL=%s and client JWTs on', (level)
     const f = await mint(FEEDBACK);
     tokens.push(d.token, f.token);
     const discovery = await request(h.app).get(DISCOVERY).set('Authorization', `Bearer ${d.token}`);
+    const served = await serveCard(h.storage, SERVICE_ID, 0);
     const feedback = await request(h.app)
       .post(FEEDBACK)
       .set('Authorization', `Bearer ${f.token}`)
-      .send({ feedback: [{ card: randomUUID(), outcome: 'overridden', overrideReason: { userComment: `${GIVEN} ${FAMILY} declined` }, outcomeTimestamp: new Date().toISOString() }] });
+      .send({ feedback: [{ card: served.card, outcome: 'overridden', overrideReason: { userComment: `${GIVEN} ${FAMILY} declined` }, outcomeTimestamp: new Date().toISOString() }] });
     expect([discovery.status, feedback.status]).toEqual([200, 200]);
     const lines = callLines(h.out).slice(before);
     expect(lines).toHaveLength(2);

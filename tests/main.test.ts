@@ -33,7 +33,8 @@ const runs: Run[] = [];
 function startMain(env: Record<string, string>): Run {
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TZ: 'UTC', ...env },
+    // A private data directory: the server creates its SQLite file there, never in the project folder.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TZ: 'UTC', CDS_DATA_DIR: path.join(tmp, 'data'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group, so cluster workers die with the primary when the test kills it.
     detached: true,
@@ -247,6 +248,7 @@ describe('production start-up', () => {
       CDS_CORS_ORIGINS: 'https://ehr.example.org',
       CDS_TRUSTED_CLIENTS: trustedClients,
       CDS_PUBLIC_URL: 'https://cds.example.org',
+      CDS_PSEUDONYM_KEY: 'main-test-pseudonym-key-0123456789abcdef',
     });
     expect(await run.waitFor('/cds-services')).toBe(true);
     expect(run.output()).not.toContain(AUTH_OFF_WARNING);

@@ -9,8 +9,8 @@ import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
 import { type ServiceDefinition } from '../src/definitions/types';
 import { HttpError } from '../src/errors';
-import { createFeedbackStore } from '../src/http/feedback';
 import type { HookRequest } from '../src/cds-hooks';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { prefetchProblem, resolvePrefetch, type KeyFetchOutcome, type PrefetchFetcher } from '../src/fhir/prefetch';
 import { renderPrefetchTemplate } from '../src/fhir/client';
@@ -224,7 +224,7 @@ const PATIENT_ID = 'ord-iph-child-untested';
 const CASE: GoldenCase = { description: 'prefetch states', now: NOW, patient: PATIENT_ID, expect: { status: 200 } };
 
 function buildApp(deps: Partial<AppDeps> = {}) {
-  return createApp(registry, readConfig({ NODE_ENV: 'test' }), { log, feedback: createFeedbackStore(), ...deps });
+  return createApp(registry, readConfig({ NODE_ENV: 'test' }), { log, ...memoryStorage(), ...deps });
 }
 
 const app = buildApp();

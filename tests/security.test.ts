@@ -18,8 +18,8 @@ import { buildService } from '../src/service';
 import { readConfig } from '../src/config';
 import type { Config } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
-import type { FeedbackStore } from '../src/http/feedback';
+import type { Storage } from '../src/storage/storage';
+import { memoryReplayGuard, memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { buildRequest, listCases } from './helpers/golden';
 
@@ -90,15 +90,27 @@ function writeTrustedClients(clients: TrustedClient[]): string {
 interface Harness {
   app: Express;
   config: Config;
-  feedback: FeedbackStore;
+  storage: Storage;
 }
 
-function buildHarness(env: NodeJS.ProcessEnv): Harness {
+// Every harness has served this card, so feedback on it is accepted.
+const SERVED_CARD = { uuid: randomUUID(), suggestion: randomUUID() };
+
+async function buildHarness(env: NodeJS.ProcessEnv): Promise<Harness> {
   const config = readConfig({ NODE_ENV: 'test', ...env });
-  const feedback = createFeedbackStore();
-  const verifier = config.auth.mode === 'jwt' ? createClientVerifier(config.auth, silent) : undefined;
-  const app = createApp(registry, config, { log: silent, feedback, ...(verifier ? { verifier } : {}) });
-  return { app, config, feedback };
+  const deps = memoryStorage();
+  await deps.storage.recordServedCards([
+    { uuid: SERVED_CARD.uuid, service: SERVICE_ID, topic: 'test-topic', suggestionUuids: [SERVED_CARD.suggestion], hookInstance: randomUUID(), patientKey: null, servedAt: Date.now() },
+  ]);
+  const verifier = config.auth.mode === 'jwt' ? createClientVerifier(config.auth, silent, memoryReplayGuard(deps.storage)) : undefined;
+  const app = createApp(registry, config, { log: silent, ...deps, ...(verifier ? { verifier } : {}) });
+  return { app, config, storage: deps.storage };
+}
+
+/** Feedback items stored so far (each item here is on its own outcome timestamp). */
+async function storedFeedback(h: Harness): Promise<number> {
+  const { topics } = await h.storage.outcomeRows({ since: 0, until: Date.now() + 60_000 });
+  return topics.reduce((n, t) => n + t.accepted + t.overridden, 0);
 }
 
 const patientCase = listCases().find((c) => c.service === SERVICE_ID && c.name === 'criteria-met');
@@ -111,7 +123,7 @@ function hookBody(): Record<string, unknown> {
 }
 
 function feedbackBody(): Record<string, unknown> {
-  return { feedback: [{ card: randomUUID(), outcome: 'accepted', acceptedSuggestions: [{ id: randomUUID() }], outcomeTimestamp: new Date().toISOString() }] };
+  return { feedback: [{ card: SERVED_CARD.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: SERVED_CARD.suggestion }], outcomeTimestamp: new Date().toISOString() }] };
 }
 
 function bodyFor(p: string): Record<string, unknown> | undefined {
@@ -147,7 +159,7 @@ beforeAll(async () => {
     // The README's development entry for the sandbox.
     { iss: SANDBOX_ISS, jwksUrl: SANDBOX_JWKS_URL, allowedJku: [SANDBOX_JWKS_URL] },
   ]);
-  jwt = buildHarness({
+  jwt = await buildHarness({
     CDS_AUTH: 'jwt',
     CDS_TRUSTED_CLIENTS: trustedClientsFile,
     CDS_PUBLIC_URL: PUBLIC_URL,
@@ -179,18 +191,18 @@ describe('client JWTs through the real app', () => {
   });
 
   it('accepts a valid token on feedback, and the feedback is stored', async () => {
-    const before = jwt.feedback.list(SERVICE_ID).length;
+    const before = await storedFeedback(jwt);
     const res = await call(jwt.app, 'post', FEEDBACK, await bearer(FEEDBACK));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({});
-    expect(jwt.feedback.list(SERVICE_ID)).toHaveLength(before + 1);
+    expect(await storedFeedback(jwt)).toBe(before + 1);
   });
 
   it.each(ENDPOINTS)('answers a bare 401 OperationOutcome without a token on $name', async ({ method, path: p }) => {
-    const before = jwt.feedback.list().length;
+    const before = await storedFeedback(jwt);
     const res = await call(jwt.app, method, p);
     expectUnauthorized(res);
-    expect(jwt.feedback.list()).toHaveLength(before);
+    expect(await storedFeedback(jwt)).toBe(before);
   });
 
   it.each(ENDPOINTS)('rejects a non-Bearer Authorization, a stranger key and an expired token on $name', async ({ method, path: p }) => {
@@ -222,7 +234,7 @@ describe('client JWTs through the real app', () => {
   });
 
   it('without CDS_PUBLIC_URL, the audience is the URL called (Host + path)', async () => {
-    const hostBased = buildHarness({ CDS_AUTH: 'jwt', CDS_TRUSTED_CLIENTS: trustedClientsFile });
+    const hostBased = await buildHarness({ CDS_AUTH: 'jwt', CDS_TRUSTED_CLIENTS: trustedClientsFile });
     const ok = await request(hostBased.app)
       .get(DISCOVERY)
       .set('Host', 'cds.test:3000')
@@ -237,7 +249,7 @@ describe('client JWTs through the real app', () => {
 
   it('authenticates before reading the body: no token gives 401, not 413 or 415', async () => {
     // A small limit keeps the body inside socket buffers, so the early 401 cannot race the upload (EPIPE).
-    const small = buildHarness({ CDS_AUTH: 'jwt', CDS_TRUSTED_CLIENTS: trustedClientsFile, CDS_PUBLIC_URL: PUBLIC_URL, CDS_BODY_LIMIT: '1kb' });
+    const small = await buildHarness({ CDS_AUTH: 'jwt', CDS_TRUSTED_CLIENTS: trustedClientsFile, CDS_PUBLIC_URL: PUBLIC_URL, CDS_BODY_LIMIT: '1kb' });
     const tooLarge = await request(small.app).post(SERVICE).set('Content-Type', 'application/json').send(JSON.stringify({ padding: 'x'.repeat(4096) }));
     expectUnauthorized(tooLarge);
     const wrongType = await request(small.app).post(SERVICE).set('Content-Type', 'text/plain').send('hello');
@@ -252,14 +264,19 @@ describe('client JWTs through the real app', () => {
   });
 
   it('buildService wires the verifier when CDS_AUTH=jwt (no token -> 401, valid token -> 200)', async () => {
-    const config = readConfig({ NODE_ENV: 'test', CDS_AUTH: 'jwt', CDS_TRUSTED_CLIENTS: trustedClientsFile, CDS_PUBLIC_URL: PUBLIC_URL });
-    const { app } = buildService(config, silent);
-    expectUnauthorized(await request(app).get(DISCOVERY));
-    expect((await request(app).get(DISCOVERY).set('Authorization', await bearer(DISCOVERY))).status).toBe(200);
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'cds-security-data-'));
+    const config = readConfig({ NODE_ENV: 'test', CDS_AUTH: 'jwt', CDS_TRUSTED_CLIENTS: trustedClientsFile, CDS_PUBLIC_URL: PUBLIC_URL, CDS_DATA_DIR: dataDir });
+    const service = await buildService(config, silent);
+    try {
+      expectUnauthorized(await request(service.app).get(DISCOVERY));
+      expect((await request(service.app).get(DISCOVERY).set('Authorization', await bearer(DISCOVERY))).status).toBe(200);
+    } finally {
+      await service.close();
+    }
   });
 
   it('createApp refuses CDS_AUTH=jwt without a verifier', () => {
-    expect(() => createApp(registry, jwt.config, { log: silent, feedback: createFeedbackStore() })).toThrow(/verifier/);
+    expect(() => createApp(registry, jwt.config, { log: silent, ...memoryStorage() })).toThrow(/verifier/);
   });
 });
 
@@ -323,7 +340,7 @@ describe('CORS', () => {
   });
 
   it('the development default answers * and never Access-Control-Allow-Credentials: true', async () => {
-    const dev = buildHarness({});
+    const dev = await buildHarness({});
     expect(dev.config.corsOrigins).toBe('*');
     const preflight = await request(dev.app)
       .options(SERVICE)
@@ -343,7 +360,7 @@ describe('security headers (helmet)', () => {
   const cases: [string, () => Promise<Response>][] = [
     ['a 200', async () => request(jwt.app).get(DISCOVERY).set('Authorization', await bearer(DISCOVERY))],
     ['a 401', async () => request(jwt.app).get(DISCOVERY)],
-    ['a 404', async () => request(buildHarness({}).app).get('/nothing-here')],
+    ['a 404', async () => request((await buildHarness({})).app).get('/nothing-here')],
   ];
 
   it.each(cases)('are on %s', async (_name, send) => {
@@ -393,7 +410,7 @@ describe('request bodies', () => {
   });
 
   it('413 follows CDS_BODY_LIMIT, also on feedback', async () => {
-    const small = buildHarness({ CDS_BODY_LIMIT: '2kb' });
+    const small = await buildHarness({ CDS_BODY_LIMIT: '2kb' });
     const padded = { ...feedbackBody(), padding: 'x'.repeat(3000) };
     const res = await request(small.app).post(FEEDBACK).set('Content-Type', 'application/json').send(JSON.stringify(padded));
     expect(res.status).toBe(413);

@@ -1,24 +1,26 @@
-// The jti replay store: iss+jti seen within their token's lifetime are refused; entries expire at exp + tolerance.
+// JWT replay protection in shared storage: (iss, jti) is stored atomically until the token's expiry plus the clock
+// tolerance, so every worker and instance refuses a second use. Each issuer has its own quota of live jtis:
+// a client flooding tokens refuses only itself.
+import type { Logger } from 'pino';
+import type { ReplayResult, Storage } from '../storage/storage';
 
-/** iss+jti seen within their token's lifetime; entries expire at exp + tolerance. */
-export class ReplayStore {
-  private readonly expiries = new Map<string, number>();
-  private nextSweepAt = 0;
-
-  constructor(private readonly maxEntries: number) {}
-
-  remember(key: string, expiresAtMs: number, nowMs: number): 'stored' | 'replay' | 'full' {
-    if (nowMs >= this.nextSweepAt || this.expiries.size >= this.maxEntries) this.sweep(nowMs);
-    const seenUntil = this.expiries.get(key);
-    if (seenUntil !== undefined && seenUntil > nowMs) return 'replay';
-    if (this.expiries.size >= this.maxEntries) return 'full';
-    this.expiries.set(key, expiresAtMs);
-    return 'stored';
-  }
-
-  private sweep(nowMs: number): void {
-    for (const [key, expiresAt] of this.expiries) if (expiresAt <= nowMs) this.expiries.delete(key);
-    this.nextSweepAt = nowMs + 30_000;
-  }
+export interface ReplayGuard {
+  remember(iss: string, jti: string, expiresAtMs: number, nowMs: number): Promise<ReplayResult>;
 }
 
+const QUOTA_LOG_INTERVAL_MS = 60_000;
+
+export function createReplayGuard(storage: Storage, quotaPerIssuer: number, log: Logger): ReplayGuard {
+  // Issuers are the trusted clients, so this map stays as small as the trusted-clients file.
+  const lastQuotaLog = new Map<string, number>();
+  return {
+    async remember(iss, jti, expiresAtMs, nowMs) {
+      const result = await storage.rememberJti(iss, jti, expiresAtMs, nowMs, quotaPerIssuer);
+      if (result === 'quota-full' && nowMs - (lastQuotaLog.get(iss) ?? -Infinity) >= QUOTA_LOG_INTERVAL_MS) {
+        lastQuotaLog.set(iss, nowMs);
+        log.error({ iss, quota: quotaPerIssuer }, 'replay quota of this issuer is full: its calls are refused until its tokens expire (CDS_REPLAY_QUOTA)');
+      }
+      return result;
+    },
+  };
+}

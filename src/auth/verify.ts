@@ -11,8 +11,9 @@ import {
 import type { JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors';
-import { ReplayStore } from './replay-store';
+import type { ReplayGuard } from './replay-store';
 import type { AuthSettings } from './trusted-clients';
+import type { ReplayResult } from '../storage/storage';
 
 export interface AuthenticatedClient {
   iss: string;
@@ -28,9 +29,6 @@ export interface ClientVerifier {
 export const ALLOWED_ALGORITHMS = ['ES384', 'RS384', 'ES256', 'RS256'] as const;
 export const CLOCK_TOLERANCE_S = 60;
 export const MAX_TOKEN_LIFETIME_S = 3600;
-// Bounds memory of the replay store: a full store (after evicting expired entries) rejects rather than forgets,
-// because forgetting a live jti would re-open the replay window.
-export const MAX_REPLAY_ENTRIES = 100_000;
 const MAX_JTI_LENGTH = 256;
 // Far above any real client JWT; stops pathological headers before base64/JSON decoding.
 const MAX_TOKEN_LENGTH = 8192;
@@ -79,15 +77,14 @@ function isAllowedAlg(alg: unknown): boolean {
   return typeof alg === 'string' && (ALLOWED_ALGORITHMS as readonly string[]).includes(alg);
 }
 
-/** Builds the verifier once at start-up; it owns the per-URL JWKS caches and the replay store. */
-export function createClientVerifier(settings: AuthSettings, log: Logger, now: () => number = () => Date.now()): ClientVerifier {
+/** Builds the verifier once at start-up; it owns the per-URL JWKS caches and checks jtis with the shared replay guard. */
+export function createClientVerifier(settings: AuthSettings, log: Logger, replays: ReplayGuard, now: () => number = () => Date.now()): ClientVerifier {
   const clientsByIss = new Map(settings.clients.map((c) => [c.iss, c] as const));
   const localSets = new Map<string, JWTVerifyGetKey>();
   for (const c of settings.clients) if (c.jwks) localSets.set(c.iss, createLocalJWKSet(c.jwks));
   // Remote sets are created lazily, once per URL: jose's set caches keys (10 min) and, on an unknown kid, refetches
   // at most once per 30 s cooldown, which is exactly the rotation behaviour we want.
   const remoteSets = new Map<string, JWTVerifyGetKey>();
-  const replays = new ReplayStore(MAX_REPLAY_ENTRIES);
 
   function remoteSet(url: string): JWTVerifyGetKey {
     let set = remoteSets.get(url);
@@ -174,9 +171,16 @@ export function createClientVerifier(settings: AuthSettings, log: Logger, now: (
     }
 
     // Last, so that a token rejected for another reason does not burn its jti.
-    const stored = replays.remember(`${client.iss}\u0000${jti}`, (exp + CLOCK_TOLERANCE_S) * 1000, nowMs);
+    let stored: ReplayResult;
+    try {
+      stored = await replays.remember(client.iss, jti, (exp + CLOCK_TOLERANCE_S) * 1000, nowMs);
+    } catch (err) {
+      // Not the client's fault: a 503 it may retry with a fresh token, never a silent pass.
+      log.error({ err }, 'replay protection storage unavailable');
+      throw new HttpError(503, { code: 'transient', diagnostics: 'The service cannot check tokens right now; retry later' }, { 'Retry-After': '5' });
+    }
     if (stored === 'replay') throw new AuthFailure('jti replayed');
-    if (stored === 'full') throw new AuthFailure('replay store full');
+    if (stored === 'quota-full') throw new AuthFailure('replay quota of this issuer full (CDS_REPLAY_QUOTA)');
 
     return { iss: client.iss, jti, ...(tenant !== undefined ? { tenant } : {}) };
   }
@@ -187,6 +191,7 @@ export function createClientVerifier(settings: AuthSettings, log: Logger, now: (
       try {
         return await verifyOrFail(authorizationHeader, expectedAudience, attempt);
       } catch (err) {
+        if (err instanceof HttpError) throw err;
         const reason = err instanceof AuthFailure ? err.reason : describeJoseError(err);
         log.warn({ auth: { reason, ...attempt, aud: expectedAudience } }, 'client authentication failed');
         throw unauthorized();

@@ -1,5 +1,5 @@
 // createApp(registry, config, deps): the HTTP surface (Express appears only here): security headers,
-// CORS with preflight, client authentication, discovery, hook calls, feedback, and one error
+// CORS with preflight, operator routes, client authentication, discovery, hook calls, feedback, and one error
 // middleware that turns every failure into an OperationOutcome.
 import cors from 'cors';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -11,7 +11,11 @@ import type { Config } from '../config';
 import type { Registry } from '../definitions/types';
 import { stripData } from '../logger';
 import { errorMiddleware, HttpError } from '../errors';
-import { createFeedbackValidator, type FeedbackStore, type FeedbackValidator } from './feedback';
+import { createCardLedger } from './card-ledger';
+import { createFeedbackRecorder, createFeedbackValidator, type FeedbackValidator } from './feedback';
+import { createOpsRouter } from './ops-routes';
+import type { Pseudonymize } from '../storage/patient-pseudonym';
+import type { Storage } from '../storage/storage';
 import type { PrefetchFetcher } from '../fhir/prefetch';
 import { answerHookCall } from '../hook-call';
 import { createRequestValidator, type RequestValidator } from './hook-request';
@@ -19,7 +23,10 @@ import { createAppRoutes, publicBase } from './app-routes';
 
 export interface AppDeps {
   log: Logger;
-  feedback: FeedbackStore;
+  /** Shared state: served cards, feedback, card outcomes (replay keys go through the verifier). */
+  storage: Storage;
+  /** Keyed HMAC of patient ids, for served cards and snoozing. */
+  pseudonymize: Pseudonymize;
   /** Client JWT verification; required when config.auth.mode is `jwt`. */
   verifier?: ClientVerifier;
   /** FHIR fallback for prefetch keys the client did not send. */
@@ -110,7 +117,14 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   app.use(accessLog(deps.log, registry));
   // The app's pages and API carry no CDS client JWT (a browser holds a SMART token instead), so they come before it.
   app.use('/app', createAppRoutes({ registry, fetcher: deps.fetcher, appDir: deps.app?.dir, now: deps.app?.now, publicUrl: config.auth.publicUrl, production: config.production }));
+  const notFound: RequestHandler = (req, _res, next) => {
+    next(new HttpError(404, { code: 'not-found', diagnostics: `Nothing at ${req.method} ${req.path}; discovery is GET /cds-services` }));
+  };
+  // Operators authenticate with CDS_OPS_TOKEN, never with a client JWT: mounted before the client-JWT middleware.
+  app.use('/ops', createOpsRouter({ settings: config.ops, storage: deps.storage, services: [...registry.services.keys()], log: deps.log, notFound }));
   if (deps.verifier) app.use(clientAuthMiddleware(deps.verifier, config.auth));
+  const ledger = createCardLedger({ storage: deps.storage, pseudonymize: deps.pseudonymize, snoozeDays: config.storage.snoozeDays, log: deps.log });
+  const feedback = createFeedbackRecorder(deps.storage);
 
   const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
 
@@ -146,7 +160,9 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     call.service = service.id;
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher }, { baseUrl: publicBase(config.auth.publicUrl, req) });
+    const answer = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher }, { baseUrl: publicBase(config.auth.publicUrl, req) });
+    const { failures } = answer;
+    const cards = await ledger.serve(service.id, answer.request, answer.cards);
     if (failures.length) {
       deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
@@ -157,10 +173,10 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   app.post('/cds-services/:id/feedback', (req, _res, next) => {
     findService(req.params.id as string);
     next();
-  }, requireJson, json, (req, res) => {
+  }, requireJson, json, async (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
-    deps.feedback.add(service.id, feedbackValidator.validateFeedback(req.body));
+    await feedback.record(service.id, feedbackValidator.validateFeedback(req.body));
     res.status(200).json({});
   });
 
@@ -173,9 +189,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     methodNotAllowed('POST')(req, _res, next);
   });
 
-  app.use((req, _res, next) => {
-    next(new HttpError(404, { code: 'not-found', diagnostics: `Nothing at ${req.method} ${req.path}; discovery is GET /cds-services` }));
-  });
+  app.use(notFound);
   app.use(errorMiddleware(deps.log));
   return app;
 }

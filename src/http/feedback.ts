@@ -1,7 +1,8 @@
-// CDS Hooks 2.0 feedback: validation against cds-services/schema/feedback.schema.json and a bounded,
-// idempotent in-memory store (clients resend the same feedback; the spec asks nothing more durable).
-import { HttpError } from '../errors';
+// CDS Hooks 2.0 feedback: validation against cds-services/schema/feedback.schema.json, then recording tied to the
+// cards this service served (unknown cards and foreign suggestions are 400s; resends are idempotent).
+import { HttpError, type IssueInput } from '../errors';
 import { createSchemaAjv, formatSchemaErrors, isJsonObject, loadSchemaFile, SCHEMA_DIR } from '../schema';
+import type { FeedbackRecord, Storage } from '../storage/storage';
 
 export type FeedbackOutcome = 'accepted' | 'overridden';
 
@@ -17,17 +18,6 @@ export interface FeedbackItem {
   acceptedSuggestions?: { id: string }[];
   overrideReason?: { reason?: FeedbackCoding; userComment?: string };
   outcomeTimestamp: string;
-}
-
-export interface StoredFeedback extends FeedbackItem {
-  serviceId: string;
-  /** When this service stored it (ISO 8601), as opposed to the client's outcomeTimestamp. */
-  receivedAt: string;
-}
-
-export interface FeedbackStore {
-  add(serviceId: string, items: FeedbackItem[]): void;
-  list(serviceId?: string): StoredFeedback[];
 }
 
 export interface FeedbackValidator {
@@ -65,45 +55,66 @@ export function createFeedbackValidator(schemaDir: string = SCHEMA_DIR): Feedbac
 }
 
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
+/** Too many unknown cards in one body would make a huge OperationOutcome: the first ones are named. */
+const MAX_NAMED_ISSUES = 20;
+
+export interface FeedbackRecorder {
+  /** Checks every item against the served cards, then stores them (resends are no-ops); returns how many were new. */
+  record(serviceId: string, items: FeedbackItem[]): Promise<number>;
 }
 
-/** The same instant written two ways (`…31Z`, `…31.000Z`, `…31+00:00`) is the same feedback. */
-function normalizeTimestamp(ts: string): string {
-  const ms = Date.parse(ts);
-  return Number.isFinite(ms) ? String(ms) : ts;
+function toRecord(item: FeedbackItem, receivedAt: number): FeedbackRecord {
+  const reason = item.outcome === 'overridden' ? item.overrideReason?.reason : undefined;
+  return {
+    cardUuid: item.card,
+    outcome: item.outcome,
+    // The schema admits only RFC 3339 date-times, so this parses; the same instant written two ways is one key.
+    outcomeAt: Date.parse(item.outcomeTimestamp),
+    acceptedSuggestions: item.outcome === 'accepted' ? (item.acceptedSuggestions ?? []).map((s) => s.id) : [],
+    ...(reason !== undefined ? { reason: { system: reason.system, code: reason.code, ...(reason.display !== undefined ? { display: reason.display } : {}) } } : {}),
+    withReason: item.outcome === 'overridden' && item.overrideReason !== undefined,
+    receivedAt,
+  };
 }
 
 /**
- * In-memory feedback store: one entry per service + card + outcome + outcomeTimestamp (resends are
- * ignored), oldest first out beyond `maxItems`.
+ * Feedback tied to served cards: a card this service never served (or one purged after the retention period) and
+ * an accepted suggestion that is not on its card are 400s naming them; nothing of such a body is stored.
  */
-export function createFeedbackStore(maxItems = 10000): FeedbackStore {
-  if (!Number.isInteger(maxItems) || maxItems < 1) throw new RangeError('maxItems must be a positive integer');
-  // Map keeps insertion order, which is the eviction order.
-  const entries = new Map<string, StoredFeedback>();
+export function createFeedbackRecorder(storage: Storage, now: () => number = () => Date.now()): FeedbackRecorder {
   return {
-    add(serviceId: string, items: FeedbackItem[]): void {
-      const receivedAt = new Date().toISOString();
-      for (const item of items) {
-        const key = JSON.stringify([serviceId, item.card, item.outcome, normalizeTimestamp(item.outcomeTimestamp)]);
-        if (entries.has(key)) continue;
-        entries.set(key, deepFreeze({ ...copyFeedbackItem(item), serviceId, receivedAt }));
-        while (entries.size > maxItems) {
-          const oldest = entries.keys().next();
-          if (oldest.done === true) break;
-          entries.delete(oldest.value);
+    async record(serviceId, items) {
+      const served = await storage.findServedCards(items.map((i) => i.card));
+      const issues: IssueInput[] = [];
+      items.forEach((item, i) => {
+        const card = served.get(item.card);
+        if (card === undefined || card.service !== serviceId) {
+          issues.push({
+            code: 'not-found',
+            diagnostics: `feedback[${i}].card: "${item.card}" is not a card this service served (unknown, or older than the retention period)`,
+            expression: [`feedback[${i}].card`],
+          });
+          return;
         }
+        if (item.outcome !== 'accepted') return;
+        const suggestions = new Set(card.suggestionUuids);
+        (item.acceptedSuggestions ?? []).forEach((s, j) => {
+          if (!suggestions.has(s.id)) {
+            issues.push({
+              code: 'invalid',
+              diagnostics: `feedback[${i}].acceptedSuggestions[${j}].id: "${s.id}" is not a suggestion of card "${item.card}"`,
+              expression: [`feedback[${i}].acceptedSuggestions[${j}].id`],
+            });
+          }
+        });
+      });
+      if (issues.length > MAX_NAMED_ISSUES) {
+        const more = issues.length - MAX_NAMED_ISSUES;
+        issues.splice(MAX_NAMED_ISSUES, more, { code: 'invalid', diagnostics: `and ${more} more problem(s) of the same kind` });
       }
-    },
-    list(serviceId?: string): StoredFeedback[] {
-      const all = [...entries.values()];
-      return serviceId === undefined ? all : all.filter((f) => f.serviceId === serviceId);
+      if (issues.length > 0) throw new HttpError(400, issues);
+      const receivedAt = now();
+      return storage.recordFeedback(items.map((item) => toRecord(item, receivedAt)));
     },
   };
 }
