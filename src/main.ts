@@ -3,6 +3,9 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import { buildService } from './service';
 import { readConfig } from './config';
+import { silenceConsole } from './console-guard';
+import { applyConnectionLimits } from './http/connection-limits';
+import { createServerEvaluator } from './http/eval-pool';
 import { DefinitionsError, formatIssue } from './definitions/issues';
 import { loadRegistry } from './definitions/load';
 import { createLogger } from './logger';
@@ -27,6 +30,8 @@ function start(): void {
     process.exit(1);
   }
   const log = createLogger({ level: config.logLevel });
+  // From here on only the logger writes to stdout/stderr (start-up failures below exit with one plain message).
+  silenceConsole(log);
 
   if (cluster.isPrimary && config.workers > 1) {
     // Checked once here: a worker that cannot load the definitions would otherwise be re-forked forever.
@@ -53,7 +58,7 @@ function start(): void {
 
   let service;
   try {
-    service = buildService(config, log);
+    service = buildService(config, log, { createEvaluator: () => createServerEvaluator(config, log) });
   } catch (e) {
     exitOnStartupError(e);
   }
@@ -72,6 +77,7 @@ function start(): void {
     },
     service.app,
   );
+  applyConnectionLimits(server, config);
   server.listen(config.port, config.host, () => {
     log.info({ port: config.port, services: [...service.registry.services.keys()] }, `CDS Hooks discovery at http://localhost:${config.port}/cds-services`);
   });

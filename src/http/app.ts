@@ -9,12 +9,12 @@ import { clientAuthMiddleware } from './client-auth';
 import { type ClientVerifier } from '../auth/verify';
 import type { Config } from '../config';
 import type { Registry } from '../definitions/types';
-import { stripData } from '../logger';
 import { errorMiddleware, HttpError } from '../errors';
 import { createFeedbackValidator, type FeedbackStore, type FeedbackValidator } from './feedback';
 import type { PrefetchFetcher } from '../fhir/prefetch';
-import { answerHookCall } from '../hook-call';
 import { createRequestValidator, type RequestValidator } from './hook-request';
+import { declaredLengthLimit } from './body-limit';
+import { createInlineEvaluator, type HookEvaluator } from './eval-pool';
 
 export interface AppDeps {
   log: Logger;
@@ -26,6 +26,8 @@ export interface AppDeps {
   /** Request and feedback validators (compiled schemas); built for this app when not given. */
   requestValidator?: RequestValidator;
   feedbackValidator?: FeedbackValidator;
+  /** Where hook calls are evaluated (the server's thread pool); inline on this thread when not given. */
+  evaluator?: HookEvaluator;
 }
 
 interface CallLog {
@@ -87,6 +89,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   if (config.auth.mode === 'jwt' && !deps.verifier) throw new Error('CDS_AUTH=jwt needs a client verifier');
   const requestValidator = deps.requestValidator ?? createRequestValidator();
   const feedbackValidator = deps.feedbackValidator ?? createFeedbackValidator();
+  const evaluator = deps.evaluator ?? createInlineEvaluator({ registry, requestValidator, fetcher: deps.fetcher });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.production ? 'loopback' : false);
@@ -105,7 +108,11 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   app.use(accessLog(deps.log, registry));
   if (deps.verifier) app.use(clientAuthMiddleware(deps.verifier, config.auth));
 
-  const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
+  const jsonTypes = ['application/json', 'application/*+json'];
+  const json = express.json({ limit: config.bodyLimitBytes, type: jsonTypes, strict: true });
+  // Hook bodies are parsed in the evaluation thread: here they are only read, as bytes.
+  const raw = express.raw({ limit: config.bodyLimitBytes, type: jsonTypes });
+  const lengthLimit = declaredLengthLimit(config.bodyLimitBytes);
 
   const discovery = {
     services: [...registry.services.values()].map((s) => ({
@@ -133,24 +140,26 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   app.post('/cds-services/:id', (req, _res, next) => {
     findService(req.params.id as string);
     next();
-  }, requireJson, json, async (req, res) => {
+  }, requireJson, lengthLimit, raw, async (req, res) => {
     const service = findService(req.params.id as string);
     const call = callLog(res);
     call.service = service.id;
-    const body = req.body as { hookInstance?: unknown } | undefined;
-    if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
-    if (failures.length) {
-      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
-    }
-    call.topics = cards.map((c) => c.source.topic.code);
-    res.json({ cards });
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const result = await evaluator.evaluate({ serviceId: service.id, body, now: Date.now() });
+    call.hookInstance = result.hookInstance;
+    const ids = { service: service.id, hookInstance: result.hookInstance };
+    if (result.failures) deps.log.warn({ ...ids, failures: result.failures }, 'expressions failed on this record');
+    if (result.fhir) deps.log.warn({ ...ids, fhir: result.fhir }, 'FHIR fallback could not read some keys');
+    if (result.error) deps.log.error({ ...ids, error: result.error }, 'hook evaluation failed');
+    if (!('json' in result)) throw new HttpError(result.status, result.issues, result.headers);
+    call.topics = result.topics;
+    res.type('application/json').send(result.json);
   });
 
   app.post('/cds-services/:id/feedback', (req, _res, next) => {
     findService(req.params.id as string);
     next();
-  }, requireJson, json, (req, res) => {
+  }, requireJson, lengthLimit, json, (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
     deps.feedback.add(service.id, feedbackValidator.validateFeedback(req.body));
