@@ -65,7 +65,7 @@ beforeAll(async () => {
     definitionsDir,
     log,
     filename: path.join(__dirname, 'helpers', 'ts-worker.js'),
-    onStart: (task) => starts.push(String(task.body.byteLength)),
+    onStart: ({ bytes }) => starts.push(String(bytes)),
   });
   const app = createApp(registry, config, { log, feedback: createFeedbackStore(), evaluator: pool });
   server = http.createServer(app).listen(0, '127.0.0.1');
@@ -82,7 +82,7 @@ describe('the evaluation deadline', () => {
   it('answers both threads (first calls wait for each thread to load the definitions)', async () => {
     const [a, b] = await Promise.all([call('POST', '/cds-services/iph-patient-view', body(3)), call('POST', '/cds-services/iph-patient-view', body(3))]);
     expect([a.status, b.status]).toEqual([200, 200]);
-  });
+  }, 180_000);
 
   it('a record past the deadline gets 503 + Retry-After while discovery and another call are answered', async () => {
     const slowBody = body(SLOW_CONDITIONS);
@@ -117,12 +117,12 @@ describe('the evaluation deadline', () => {
     const line = logLines.find((l) => l.msg === 'hook evaluation passed its deadline; its thread was replaced');
     expect(line).toMatchObject({ service: 'iph-patient-view', timeoutMs: TIMEOUT_MS });
     expect(line?.durationMs as number).toBeGreaterThanOrEqual(TIMEOUT_MS);
-  });
+  }, 120_000);
 
   it('keeps answering after the deadline: both threads serve again (one of them a replacement)', async () => {
     const results = await Promise.all([1, 2, 3, 4].map(() => call('POST', '/cds-services/iph-patient-view', body(3))));
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
-  });
+  }, 180_000);
 
   it('keeps the HttpError semantics across the thread boundary (400 with the issue path, 404)', async () => {
     const bad = await call('POST', '/cds-services/iph-patient-view', JSON.stringify({ hook: 'patient-view', hookInstance: randomUUID(), context: { patientId: 'p' } }));

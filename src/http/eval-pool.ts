@@ -34,8 +34,8 @@ export interface EvalPoolOptions {
   log: Pick<Logger, 'warn' | 'error'>;
   /** The thread entry point; defaults to the built eval-worker.js next to this module's folder. */
   filename?: string;
-  /** Called when a thread starts a call (its deadline starts then). */
-  onStart?: (task: HookTask) => void;
+  /** Called when a thread starts a call (its deadline starts then), with the call's service and body size. */
+  onStart?: (call: { serviceId: string; bytes: number }) => void;
 }
 
 function unavailable(diagnostics: string, retryAfterS: number): HookTaskResult {
@@ -68,6 +68,7 @@ export function createEvalPool(options: EvalPoolOptions): HookEvaluator {
   return {
     async evaluate(task) {
       const body = task.body instanceof ArrayBuffer ? task.body : ownBuffer(task.body);
+      const bytes = body.byteLength;
       const { port1, port2 } = new MessageChannel();
       const controller = new AbortController();
       let started: bigint | undefined;
@@ -75,7 +76,7 @@ export function createEvalPool(options: EvalPoolOptions): HookEvaluator {
       port1.once('message', () => {
         started = process.hrtime.bigint();
         timer = setTimeout(() => controller.abort(), options.timeoutMs);
-        options.onStart?.(task);
+        options.onStart?.({ serviceId: task.serviceId, bytes });
       });
       const pooled: PooledHookTask = { serviceId: task.serviceId, body, now: task.now, started: port2 };
       try {
