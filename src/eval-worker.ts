@@ -20,7 +20,8 @@ export interface PooledHookTask extends HookTask {
   started: MessagePort;
 }
 
-silenceConsole();
+let consoleWrites = 0;
+silenceConsole(() => consoleWrites++);
 
 const data = workerData as EvalWorkerData;
 const fhir = data.fhir;
@@ -33,5 +34,7 @@ const deps: HookTaskDeps = {
 export default async function evaluateInThread(task: PooledHookTask): Promise<HookTaskResult> {
   task.started.postMessage('started');
   task.started.close();
-  return runHookTask(task, deps);
+  consoleWrites = 0;
+  const result = await runHookTask(task, deps);
+  return consoleWrites > 0 ? { ...result, consoleWrites } : result;
 }

@@ -24,6 +24,8 @@ export interface HookTaskLog {
   failures?: { name: string; message: string }[];
   /** Prefetch keys the FHIR fallback could not read, with the precise cause (the caller only sees a generic reason). */
   fhir?: Record<string, string>;
+  /** Times a library wrote to the (silenced) console during the call. */
+  consoleWrites?: number;
   /** An unexpected error (a 500), with its stack, for the log only. */
   error?: { message: string; stack?: string };
 }

@@ -5,7 +5,7 @@ import { buildService } from './service';
 import { readConfig } from './config';
 import { silenceConsole } from './console-guard';
 import { applyConnectionLimits } from './http/connection-limits';
-import { createServerEvaluator } from './http/eval-pool';
+import { createServerEvaluator, type EvalPool } from './http/eval-pool';
 import { DefinitionsError, formatIssue } from './definitions/issues';
 import { loadRegistry } from './definitions/load';
 import { createLogger } from './logger';
@@ -31,7 +31,7 @@ function start(): void {
   }
   const log = createLogger({ level: config.logLevel });
   // From here on only the logger writes to stdout/stderr (start-up failures below exit with one plain message).
-  silenceConsole(log);
+  silenceConsole(() => log.debug({ source: 'console' }, 'a library wrote to the console; suppressed'));
 
   if (cluster.isPrimary && config.workers > 1) {
     // Checked once here: a worker that cannot load the definitions would otherwise be re-forked forever.
@@ -57,8 +57,9 @@ function start(): void {
   }
 
   let service;
+  let pool: EvalPool | undefined;
   try {
-    service = buildService(config, log, { createEvaluator: () => createServerEvaluator(config, log) });
+    service = buildService(config, log, { createEvaluator: () => (pool = createServerEvaluator(config, log)) });
   } catch (e) {
     exitOnStartupError(e);
   }
@@ -79,6 +80,8 @@ function start(): void {
   );
   applyConnectionLimits(server, config);
   server.listen(config.port, config.host, () => {
+    // The threads load the definitions once listening, not competing with this process's own load.
+    pool?.start();
     log.info({ port: config.port, services: [...service.registry.services.keys()] }, `CDS Hooks discovery at http://localhost:${config.port}/cds-services`);
   });
   const stop = () => server.close(() => process.exit(0));

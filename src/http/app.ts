@@ -151,6 +151,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     if (result.failures) deps.log.warn({ ...ids, failures: result.failures }, 'expressions failed on this record');
     if (result.fhir) deps.log.warn({ ...ids, fhir: result.fhir }, 'FHIR fallback could not read some keys');
     if (result.error) deps.log.error({ ...ids, error: result.error }, 'hook evaluation failed');
+    if (result.consoleWrites) deps.log.debug({ ...ids, consoleWrites: result.consoleWrites }, 'a library wrote to the console during the call; suppressed');
     if (!('json' in result)) throw new HttpError(result.status, result.issues, result.headers);
     call.topics = result.topics;
     res.type('application/json').send(result.json);

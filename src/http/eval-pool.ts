@@ -50,22 +50,33 @@ export function ownBuffer(body: Uint8Array): ArrayBuffer {
   return copy.buffer;
 }
 
-export function createEvalPool(options: EvalPoolOptions): HookEvaluator {
+export interface EvalPool extends HookEvaluator {
+  /** Starts the threads (each loads the definitions); the first call starts them otherwise. */
+  start(): void;
+}
+
+export function createEvalPool(options: EvalPoolOptions): EvalPool {
   const workerData: EvalWorkerData = { definitionsDir: options.definitionsDir, fhir: options.fhir };
-  const pool = new Piscina({
-    filename: options.filename ?? path.join(__dirname, '..', 'eval-worker.js'),
-    minThreads: options.threads,
-    maxThreads: options.threads,
-    idleTimeout: Infinity,
-    maxQueue: options.maxQueue,
-    resourceLimits: { maxOldGenerationSizeMb: options.heapMb },
-    workerData,
-  });
-  // Errors of idle threads (e.g. a definitions load failing in a replacement thread): logged, never fatal here.
-  pool.on('error', (e: unknown) => options.log.error({ err: e }, 'evaluation thread failed'));
+  let pool: Piscina | undefined;
+  const start = (): Piscina => {
+    if (pool) return pool;
+    pool = new Piscina({
+      filename: options.filename ?? path.join(__dirname, '..', 'eval-worker.js'),
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      idleTimeout: Infinity,
+      maxQueue: options.maxQueue,
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMb },
+      workerData,
+    });
+    // Errors of idle threads (e.g. a definitions load failing in a replacement thread): logged, never fatal here.
+    pool.on('error', (e: unknown) => options.log.error({ err: e }, 'evaluation thread failed'));
+    return pool;
+  };
   const retryAfterS = Math.max(1, Math.ceil(options.timeoutMs / 1000));
 
   return {
+    start: () => void start(),
     async evaluate(task) {
       const body = task.body instanceof ArrayBuffer ? task.body : ownBuffer(task.body);
       const bytes = body.byteLength;
@@ -80,7 +91,7 @@ export function createEvalPool(options: EvalPoolOptions): HookEvaluator {
       });
       const pooled: PooledHookTask = { serviceId: task.serviceId, body, now: task.now, started: port2 };
       try {
-        return (await pool.run(pooled, { transferList: [body, port2], signal: controller.signal })) as HookTaskResult;
+        return (await start().run(pooled, { transferList: [body, port2], signal: controller.signal })) as HookTaskResult;
       } catch (e) {
         const durationMs = started === undefined ? 0 : Number((Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
         if (controller.signal.aborted) {
@@ -99,12 +110,14 @@ export function createEvalPool(options: EvalPoolOptions): HookEvaluator {
         port1.close();
       }
     },
-    close: () => pool.destroy(),
+    close: async () => {
+      await pool?.destroy();
+    },
   };
 }
 
 /** The server's pool, sized and limited by the configuration (CDS_EVAL_*), with the FHIR fallback in the threads. */
-export function createServerEvaluator(config: Config, log: EvalPoolOptions['log']): HookEvaluator {
+export function createServerEvaluator(config: Config, log: EvalPoolOptions['log']): EvalPool {
   return createEvalPool({
     threads: config.evalThreads,
     timeoutMs: config.evalTimeoutMs,
