@@ -3,7 +3,7 @@
 // start (also with workers), a production start that demands tokens, and the header/body timeouts.
 // Also what no request can do to it: forge log lines, hold silent sockets, make it wait for an announced huge body,
 // or open more connections than CDS_MAX_CONNECTIONS. Every spawned process is killed after 10 s (60 s for the
-// calls that need the evaluation threads) at the latest.
+// robustness checks, which tolerate a slow start on a busy machine) at the latest.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -387,27 +387,27 @@ describe('what no request can do to the server', () => {
   it('closes a connection that sends nothing once CDS_HEADERS_TIMEOUT_MS has passed (not only slow headers)', async () => {
     const port = await freePort();
     // The request timeout is far away: only the headers deadline can close this socket.
-    const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_HEADERS_TIMEOUT_MS: '1000', CDS_REQUEST_TIMEOUT_MS: '300000' });
+    const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_HEADERS_TIMEOUT_MS: '1000', CDS_REQUEST_TIMEOUT_MS: '300000' }, 60_000);
     expect(await run.waitFor('/cds-services')).toBe(true);
     const silent = rawSocket(port);
     expect(await silent.closed).toBe('');
     // The server is alive and serving.
     expect((await fetch(`http://127.0.0.1:${port}/cds-services`)).status).toBe(200);
-  });
+  }, 70_000);
 
   it('answers 413 to an announced Content-Length over the limit without waiting for the body, and closes', async () => {
     const port = await freePort();
-    const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_HEADERS_TIMEOUT_MS: '60000', CDS_REQUEST_TIMEOUT_MS: '300000' });
+    const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_HEADERS_TIMEOUT_MS: '60000', CDS_REQUEST_TIMEOUT_MS: '300000' }, 60_000);
     expect(await run.waitFor('/cds-services')).toBe(true);
     const head = 'POST /cds-services/iph-patient-view HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n';
     const received = await rawSocket(port, `${head}{"hook":`).closed;
     expect(received.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large');
     expect(received).toContain('"code":"too-long"');
-  });
+  }, 70_000);
 
   it('drops connections beyond CDS_MAX_CONNECTIONS and keeps the others', async () => {
     const port = await freePort();
-    const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_MAX_CONNECTIONS: '2', CDS_HEADERS_TIMEOUT_MS: '60000', CDS_REQUEST_TIMEOUT_MS: '300000' });
+    const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_MAX_CONNECTIONS: '2', CDS_HEADERS_TIMEOUT_MS: '60000', CDS_REQUEST_TIMEOUT_MS: '300000' }, 60_000);
     expect(await run.waitFor('/cds-services')).toBe(true);
     const first = rawSocket(port);
     const second = rawSocket(port);
@@ -418,5 +418,5 @@ describe('what no request can do to the server', () => {
     expect([first.open(), second.open()]).toEqual([true, true]);
     first.destroy();
     second.destroy();
-  });
+  }, 70_000);
 });
