@@ -150,8 +150,9 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     const ids = { service: service.id, hookInstance: result.hookInstance };
     if (result.failures) deps.log.warn({ ...ids, failures: result.failures }, 'expressions failed on this record');
     if (result.fhir) deps.log.warn({ ...ids, fhir: result.fhir }, 'FHIR fallback could not read some keys');
-    if (result.error) deps.log.error({ ...ids, error: result.error }, 'hook evaluation failed');
     if (result.consoleWrites) deps.log.debug({ ...ids, consoleWrites: result.consoleWrites }, 'a library wrote to the console during the call; suppressed');
+    // An unexpected error in the thread reaches the error middleware as itself (logged with its stack, 500).
+    if (result.error) throw Object.assign(new Error(result.error.message), { stack: `Error: ${result.error.message}\n${result.error.stack ?? ''}` });
     if (!('json' in result)) throw new HttpError(result.status, result.issues, result.headers);
     call.topics = result.topics;
     res.type('application/json').send(result.json);
