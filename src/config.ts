@@ -27,6 +27,16 @@ export interface Config {
   readonly fhirpathEngine: 'compiled' | 'reference';
   readonly storage: StorageSettings;
   readonly ops: OpsSettings;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+  /** Evaluation threads per worker process (the pool that runs parse, validate, evaluate, render). */
+  readonly evalThreads: number;
+  /** Deadline of one hook evaluation; a thread past it is terminated and the caller gets 503. */
+  readonly evalTimeoutMs: number;
+  /** Hook calls that may wait for a free evaluation thread. */
+  readonly evalQueue: number;
+  /** Heap limit of each evaluation thread, in MB. */
+  readonly evalHeapMb: number;
 }
 
 type Env = NodeJS.ProcessEnv;
@@ -93,7 +103,8 @@ export function readConfig(env: Env = process.env): Config {
     bodyLimitBytes: env.CDS_BODY_LIMIT ? parseSize('CDS_BODY_LIMIT', env.CDS_BODY_LIMIT) : 5 * 1024 * 1024,
     corsOrigins: corsOrigins(env, production),
     logLevel: readLogLevel(env),
-    workers: integer(env, 'CDS_WORKERS', production ? Math.min(cores, 64) : 1, 1, 64),
+    // The evaluation threads use the cores; extra processes would only add HTTP parsing capacity (README, Performance).
+    workers: integer(env, 'CDS_WORKERS', 1, 1, 64),
     auth: readAuthSettings(env),
     fhir: readFhirFetchSettings(env),
     headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
@@ -101,7 +112,17 @@ export function readConfig(env: Env = process.env): Config {
     fhirpathEngine: fhirpathEngine(env),
     storage: readStorageSettings(env, production),
     ops: readOpsSettings(env),
+    keepAliveTimeoutMs: integer(env, 'CDS_KEEP_ALIVE_TIMEOUT_MS', 5000, 1000, 120_000),
+    maxConnections: integer(env, 'CDS_MAX_CONNECTIONS', 1000, 1, 1_000_000),
+    evalThreads: integer(env, 'CDS_EVAL_THREADS', Math.min(cores, 64), 1, 64),
+    evalTimeoutMs: integer(env, 'CDS_EVAL_TIMEOUT_MS', 5000, 100, 600_000),
+    evalQueue: integer(env, 'CDS_EVAL_QUEUE', 64, 0, 100_000),
+    evalHeapMb: integer(env, 'CDS_EVAL_HEAP_MB', 512, 64, 65_536),
   };
+  // The deadline must leave the FHIR fallback its whole budget, or every fallback that uses it would end in 503.
+  if (config.evalTimeoutMs <= config.fhir.budgetMs) {
+    throw new Error(`CDS_EVAL_TIMEOUT_MS (${config.evalTimeoutMs}) must exceed CDS_FHIR_BUDGET_MS (${config.fhir.budgetMs})`);
+  }
   // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
   // for another service with the same paths could be replayed here.
   if (production && config.auth.mode === 'jwt' && !config.auth.publicUrl) {

@@ -3,6 +3,9 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import { buildService } from './service';
 import { readConfig } from './config';
+import { silenceConsole } from './console-guard';
+import { applyConnectionLimits } from './http/connection-limits';
+import { createServerEvaluator, type EvalPool } from './http/eval-pool';
 import { DefinitionsError, formatIssue } from './definitions/issues';
 import { loadRegistry } from './definitions/load';
 import { createLogger } from './logger';
@@ -27,6 +30,8 @@ async function start(): Promise<void> {
     process.exit(1);
   }
   const log = createLogger({ level: config.logLevel });
+  // From here on only the logger writes to stdout/stderr (start-up failures below exit with one plain message).
+  silenceConsole(() => log.debug({ source: 'console' }, 'a library wrote to the console; suppressed'));
 
   if (cluster.isPrimary && config.workers > 1) {
     // Checked once here: a worker that cannot load the definitions would otherwise be re-forked forever.
@@ -52,8 +57,9 @@ async function start(): Promise<void> {
   }
 
   let service;
+  let pool: EvalPool | undefined;
   try {
-    service = await buildService(config, log);
+    service = await buildService(config, log, { createEvaluator: () => (pool = createServerEvaluator(config, log)) });
   } catch (e) {
     exitOnStartupError(e);
   }
@@ -72,7 +78,10 @@ async function start(): Promise<void> {
     },
     service.app,
   );
+  applyConnectionLimits(server, config);
   server.listen(config.port, config.host, () => {
+    // The threads load the definitions once listening, not competing with this process's own load.
+    pool?.start();
     log.info({ port: config.port, services: [...service.registry.services.keys()] }, `CDS Hooks discovery at http://localhost:${config.port}/cds-services`);
   });
   const stop = () => server.close(() => void service.close().finally(() => process.exit(0)));

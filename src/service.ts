@@ -13,6 +13,7 @@ import { createReplayGuard } from './auth/replay-store';
 import { openStorage, startRetention } from './storage/open-storage';
 import { createPseudonymizer, resolvePseudonymKey } from './storage/patient-pseudonym';
 import type { Storage } from './storage/storage';
+import type { HookEvaluator } from './http/eval-pool';
 
 export interface Service {
   app: express.Express;
@@ -22,7 +23,12 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export async function buildService(config: Config, log: Logger): Promise<Service> {
+export interface ServiceOptions {
+  /** Where hook calls run, created once the definitions have loaded: the server's thread pool; inline (no deadline) when absent. */
+  createEvaluator?: () => HookEvaluator;
+}
+
+export async function buildService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
   const registry = loadRegistry(config.definitionsDir, config.fhirpathEngine);
   const pseudonymize = createPseudonymizer(resolvePseudonymKey(config.storage));
   const storage = await openStorage(config.storage);
@@ -31,6 +37,7 @@ export async function buildService(config: Config, log: Logger): Promise<Service
     log,
     storage,
     pseudonymize,
+    evaluator: options.createEvaluator?.(),
     verifier: config.auth.mode === 'jwt' ? createClientVerifier(config.auth, log, replays) : undefined,
     fetcher: (request, templates) => fetchPrefetchKeys(request, templates, config.fhir),
   });

@@ -169,10 +169,44 @@ describe('CDS_WORKERS', () => {
     expect(() => readConfig({ CDS_WORKERS: raw })).toThrow(/CDS_WORKERS/);
   });
 
-  it('defaults to the available parallelism in production', () => {
+  it('defaults to one process in every mode: the evaluation threads use the cores', () => {
     const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-    expect(readConfig(production()).workers).toBe(Math.min(cores, 64));
+    expect(readConfig(production()).workers).toBe(1);
+    expect(readConfig(production()).evalThreads).toBe(Math.min(cores, 64));
     expect(readConfig(production({ CDS_WORKERS: '2' })).workers).toBe(2);
+  });
+});
+
+describe('evaluation pool and connection limits', () => {
+  it('has defaults', () => {
+    const c = readConfig({});
+    expect([c.evalTimeoutMs, c.evalQueue, c.evalHeapMb, c.keepAliveTimeoutMs, c.maxConnections]).toEqual([5000, 64, 512, 5000, 1000]);
+  });
+
+  it('reads every variable', () => {
+    const c = readConfig({
+      CDS_EVAL_THREADS: '3',
+      CDS_EVAL_TIMEOUT_MS: '9000',
+      CDS_EVAL_QUEUE: '0',
+      CDS_EVAL_HEAP_MB: '256',
+      CDS_KEEP_ALIVE_TIMEOUT_MS: '2000',
+      CDS_MAX_CONNECTIONS: '50',
+    });
+    expect([c.evalThreads, c.evalTimeoutMs, c.evalQueue, c.evalHeapMb, c.keepAliveTimeoutMs, c.maxConnections]).toEqual([3, 9000, 0, 256, 2000, 50]);
+  });
+
+  it.each([
+    ['CDS_EVAL_THREADS', '0'],
+    ['CDS_EVAL_TIMEOUT_MS', '5s'],
+    ['CDS_EVAL_HEAP_MB', '8'],
+    ['CDS_MAX_CONNECTIONS', '0'],
+  ])('rejects %s=%j', (name, raw) => {
+    expect(() => readConfig({ [name]: raw })).toThrow(new RegExp(name));
+  });
+
+  it('refuses a deadline that would not leave the FHIR fallback its budget', () => {
+    expect(() => readConfig({ CDS_EVAL_TIMEOUT_MS: '2500' })).toThrow(/CDS_EVAL_TIMEOUT_MS \(2500\) must exceed CDS_FHIR_BUDGET_MS \(2500\)/);
+    expect(readConfig({ CDS_EVAL_TIMEOUT_MS: '2000', CDS_FHIR_BUDGET_MS: '1500' }).evalTimeoutMs).toBe(2000);
   });
 });
 

@@ -221,7 +221,7 @@ describe('with the FHIR client', () => {
           context: { userId: 'Practitioner/doc', patientId: 'pat-1' },
         },
         { patient: 'Patient/{{context.patientId}}', observations: 'Observation?patient={{context.patientId}}&_count=2', missing: 'Patient/nobody' },
-        { allowedServers: [], production: false, budgetMs: 2000, maxPages: 5, maxResources: 100 },
+        { allowedServers: [], production: false, budgetMs: 2000, maxPages: 5, maxResources: 100, maxBytes: 1024 * 1024, maxKeyBytes: 1024 * 1024 },
       );
       expect(out.patient).toEqual({ ok: true, value: resources[0] });
       expect(out.missing).toEqual({ ok: true, value: null });

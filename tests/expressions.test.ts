@@ -1,39 +1,14 @@
 // The service's FHIRPath functions (src/fhirpath/functions/) on small hand-made records, evaluated the way a request
 // is (src/evaluation/evaluate.ts): a RecordIndex over the prefetch values, a per-request clock, the real value sets.
-import { createVariables, type RequestScope } from '../src/fhirpath/scope';
-import { toPlain } from '../src/fhirpath/nodes';
-import { buildRecordIndex } from '../src/evaluation/record-index';
-import { runtime, valueSets } from './helpers/runtime';
+import { evaluate, NOW } from './helpers/evaluate';
 
 type Json = Record<string, unknown>;
 
-const NOW = Date.parse('2026-06-15T12:00:00.000Z');
 const DAY = 86_400_000;
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10-cm';
 const LOINC = 'http://loinc.org';
 const SNOMED = 'http://snomed.info/sct';
 const UCUM = 'http://unitsofmeasure.org';
-
-interface EvalOptions {
-  /** Prefetch-shaped values (resources or Bundles) keyed like the service's prefetch keys. */
-  values?: Record<string, unknown>;
-  /** Extra %variables, as plain values. */
-  vars?: Record<string, unknown>;
-  context?: Json;
-  now?: number;
-  referenceable?: Map<string, Json>;
-}
-
-/** Evaluates one expression as a request would and returns plain JSON values. */
-function evaluate(expression: string, options: EvalOptions = {}): unknown[] {
-  const values = options.values ?? {};
-  const index = buildRecordIndex(values, valueSets);
-  const scope: RequestScope = { now: options.now ?? NOW, index, referenceable: options.referenceable ?? new Map() };
-  const initial: Record<string, unknown> = { unavailable: [], ...(options.vars ?? {}) };
-  for (const key of Object.keys(values)) initial[key] = index.keys.get(key) ?? [];
-  const vars = createVariables(scope, initial);
-  return runtime.compile(expression).evaluate(options.context ?? {}, vars).map(toPlain);
-}
 
 function bundle(...resources: Json[]): Json {
   return { resourceType: 'Bundle', type: 'searchset', entry: resources.map((resource) => ({ resource })) };

@@ -8,13 +8,14 @@ import {
   renderPrefetchTemplate,
   type FetchOutcome,
   type FhirFetchSettings,
+  FHIR_UNAVAILABLE,
 } from '../src/fhir/client';
 
 const EHR = 'https://ehr.test';
 const BASE = `${EHR}/fhir`;
 const TOKEN = 'tok-3f9a.secret';
 
-const settings: FhirFetchSettings = { allowedServers: [BASE], production: false, budgetMs: 2000, maxPages: 20, maxResources: 20000 };
+const settings: FhirFetchSettings = { allowedServers: [BASE], production: false, budgetMs: 2000, maxPages: 20, maxResources: 20000, maxBytes: 32 * 1024 * 1024, maxKeyBytes: 16 * 1024 * 1024 };
 
 function hookRequest(overrides: Partial<HookRequest> = {}): HookRequest {
   return {
@@ -73,9 +74,16 @@ function reasonOf(outcome: FetchOutcome): string {
   return outcome.reason;
 }
 
+/** A failure at the server: the caller's reason is always the same (no port-scan oracle); the cause is for the log. */
+function causeOf(outcome: FetchOutcome): string {
+  expect(reasonOf(outcome)).toBe(FHIR_UNAVAILABLE);
+  if (outcome.ok || outcome.cause === undefined) throw new Error('expected a cause');
+  return outcome.cause;
+}
+
 describe('readFhirFetchSettings', () => {
   it('has defaults', () => {
-    expect(readFhirFetchSettings({})).toEqual({ allowedServers: [], production: false, budgetMs: 2500, maxPages: 20, maxResources: 20000 });
+    expect(readFhirFetchSettings({})).toEqual({ allowedServers: [], production: false, budgetMs: 2500, maxPages: 20, maxResources: 20000, maxBytes: 32 * 1024 * 1024, maxKeyBytes: 16 * 1024 * 1024 });
   });
 
   it('reads every variable', () => {
@@ -86,8 +94,10 @@ describe('readFhirFetchSettings', () => {
         CDS_FHIR_BUDGET_MS: '900',
         CDS_FHIR_MAX_PAGES: '3',
         CDS_FHIR_MAX_RESOURCES: '100',
+        CDS_FHIR_MAX_BYTES: '2000000',
+        CDS_FHIR_MAX_KEY_BYTES: '1000000',
       }),
-    ).toEqual({ allowedServers: ['https://a.test/fhir', 'https://b.test'], production: true, budgetMs: 900, maxPages: 3, maxResources: 100 });
+    ).toEqual({ allowedServers: ['https://a.test/fhir', 'https://b.test'], production: true, budgetMs: 900, maxPages: 3, maxResources: 100, maxBytes: 2_000_000, maxKeyBytes: 1_000_000 });
   });
 
   it('throws on bad values', () => {
@@ -214,16 +224,16 @@ describe('paging', () => {
     nock(EHR).get('/fhir/Observation').query(true).reply(200, searchset([obs('o1')], 'https://evil.test/fhir/Observation?page=2'));
     const evil = nock('https://evil.test').get(/.*/).reply(200, searchset([obs('stolen')]));
     const outcome = await fetchOne('Observation?patient={{context.patientId}}');
-    expect(reasonOf(outcome)).toBe('next link to another origin');
+    expect(causeOf(outcome)).toBe('next link to another origin');
     expect(evil.isDone()).toBe(false);
     expect(unmatched).toEqual([]);
   });
 
   it('treats another port or scheme as another origin', async () => {
     nock(EHR).get('/fhir/Observation').query(true).reply(200, searchset([obs('o1')], 'https://ehr.test:8443/fhir/Observation?page=2'));
-    expect(reasonOf(await fetchOne('Observation?patient=p1'))).toBe('next link to another origin');
+    expect(causeOf(await fetchOne('Observation?patient=p1'))).toBe('next link to another origin');
     nock(EHR).get('/fhir/Observation').query(true).reply(200, searchset([obs('o1')], 'http://ehr.test/fhir/Observation?page=2'));
-    expect(reasonOf(await fetchOne('Observation?patient=p1'))).toBe('next link to another origin');
+    expect(causeOf(await fetchOne('Observation?patient=p1'))).toBe('next link to another origin');
   });
 
   it('stops at maxPages', async () => {
@@ -232,7 +242,7 @@ describe('paging', () => {
       .get('/fhir/Observation').query({ page: '2' }).reply(200, searchset([obs('o2')], `${BASE}/Observation?page=3`));
     const page3 = nock(EHR).get('/fhir/Observation').query({ page: '3' }).reply(200, searchset([obs('o3')]));
     const outcome = await fetchOne('Observation?patient=p1', hookRequest(), { ...settings, maxPages: 2 });
-    expect(reasonOf(outcome)).toBe('more than 2 pages');
+    expect(causeOf(outcome)).toBe('more than 2 pages');
     expect(scope.isDone()).toBe(true);
     expect(page3.isDone()).toBe(false);
   });
@@ -249,7 +259,7 @@ describe('paging', () => {
     nock(EHR)
       .get('/fhir/Observation').query({ patient: 'p1' }).reply(200, searchset([obs('o1'), obs('o2')], `${BASE}/Observation?page=2`))
       .get('/fhir/Observation').query({ page: '2' }).reply(200, searchset([obs('o3'), obs('o4')]));
-    expect(reasonOf(await fetchOne('Observation?patient=p1', hookRequest(), { ...settings, maxResources: 3 }))).toBe('more than 3 resources');
+    expect(causeOf(await fetchOne('Observation?patient=p1', hookRequest(), { ...settings, maxResources: 3 }))).toBe('more than 3 resources');
 
     nock(EHR)
       .get('/fhir/Observation').query({ patient: 'p1' }).reply(200, searchset([obs('o1'), obs('o2')], `${BASE}/Observation?page=2`))
@@ -262,7 +272,7 @@ describe('redirects', () => {
   it('does not follow a redirect to another origin', async () => {
     nock(EHR).get('/fhir/Patient/p1').reply(302, '', { Location: 'https://evil.test/collect' });
     const evil = nock('https://evil.test').get(/.*/).reply(200, patient);
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('redirect to another origin');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('redirect to another origin');
     expect(evil.isDone()).toBe(false);
     expect(unmatched).toEqual([]);
   });
@@ -282,7 +292,7 @@ describe('redirects', () => {
       .get('/fhir/Patient/p1').reply(307, '', { Location: `${BASE}/Patient/a` })
       .get('/fhir/Patient/a').reply(307, '', { Location: `${BASE}/Patient/b` });
     const b = nock(EHR).get('/fhir/Patient/b').reply(200, patient);
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('too many redirects');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('too many redirects');
     expect(b.isDone()).toBe(false);
   });
 });
@@ -292,7 +302,7 @@ describe('failures', () => {
     nock(EHR).get('/fhir/Patient/p1').reply(404, { resourceType: 'OperationOutcome', issue: [] });
     expect(await fetchOne('Patient/p1')).toEqual({ ok: true, value: null });
     nock(EHR).get('/fhir/Condition').query(true).reply(404, 'nope');
-    expect(reasonOf(await fetchOne('Condition?patient=p1'))).toBe('FHIR server answered HTTP 404');
+    expect(causeOf(await fetchOne('Condition?patient=p1'))).toBe('FHIR server answered HTTP 404');
   });
 
   it.each([
@@ -302,25 +312,25 @@ describe('failures', () => {
     [400, 'FHIR server answered HTTP 400'],
   ])('HTTP %i fails with a short reason', async (status, reason) => {
     nock(EHR).get('/fhir/Patient/p1').reply(status, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'security', diagnostics: `bad token ${TOKEN}` }] });
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe(reason);
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe(reason);
   });
 
   it('fails on a body that is not JSON or not a FHIR resource, or of the wrong type', async () => {
     nock(EHR).get('/fhir/Patient/p1').reply(200, '<html>login</html>', { 'Content-Type': 'text/html' });
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('response is not JSON');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('response is not JSON');
     nock(EHR).get('/fhir/Patient/p1').reply(200, { id: 'p1' });
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('response is not a FHIR resource');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('response is not a FHIR resource');
     nock(EHR).get('/fhir/Patient/p1').reply(200, [patient]);
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('response is not a FHIR resource');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('response is not a FHIR resource');
     nock(EHR).get('/fhir/Patient/p1').reply(200, obs('o1'));
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('unexpected resource type');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('unexpected resource type');
     nock(EHR).get('/fhir/Condition').query(true).reply(200, patient);
-    expect(reasonOf(await fetchOne('Condition?patient=p1'))).toBe('unexpected resource type');
+    expect(causeOf(await fetchOne('Condition?patient=p1'))).toBe('unexpected resource type');
   });
 
   it('fails when the server answers with an OperationOutcome or a searchset holding error outcomes', async () => {
     nock(EHR).get('/fhir/Patient/p1').reply(200, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing' }] });
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('server reported an error');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('server reported an error');
 
     const withOutcome = (severity: 'error' | 'warning', mode: 'outcome' | 'match'): Bundle<FhirResource> => {
       const b = searchset([obs('o1')]);
@@ -328,9 +338,9 @@ describe('failures', () => {
       return b;
     };
     nock(EHR).get('/fhir/Observation').query(true).reply(200, withOutcome('error', 'outcome'));
-    expect(reasonOf(await fetchOne('Observation?patient=p1'))).toBe('server reported an error');
+    expect(causeOf(await fetchOne('Observation?patient=p1'))).toBe('server reported an error');
     nock(EHR).get('/fhir/Observation').query(true).reply(200, withOutcome('warning', 'match'));
-    expect(reasonOf(await fetchOne('Observation?patient=p1'))).toBe('server reported an error');
+    expect(causeOf(await fetchOne('Observation?patient=p1'))).toBe('server reported an error');
   });
 
   it('drops information/warning outcome entries and keeps the data', async () => {
@@ -344,7 +354,7 @@ describe('failures', () => {
 
   it('fails on a network error', async () => {
     nock(EHR).get('/fhir/Patient/p1').replyWithError(`connect ECONNREFUSED with ${TOKEN}`);
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('network error');
+    expect(causeOf(await fetchOne('Patient/p1'))).toMatch(/^network error/);
   });
 });
 
@@ -358,14 +368,14 @@ describe('retry', () => {
   it('retries only once', async () => {
     nock(EHR).get('/fhir/Patient/p1').times(2).reply(502);
     const third = nock(EHR).get('/fhir/Patient/p1').reply(200, patient);
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('FHIR server answered HTTP 502');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('FHIR server answered HTTP 502');
     expect(third.isDone()).toBe(false);
   });
 
   it('does not retry other errors', async () => {
     nock(EHR).get('/fhir/Patient/p1').reply(500);
     const second = nock(EHR).get('/fhir/Patient/p1').reply(200, patient);
-    expect(reasonOf(await fetchOne('Patient/p1'))).toBe('FHIR server answered HTTP 500');
+    expect(causeOf(await fetchOne('Patient/p1'))).toBe('FHIR server answered HTTP 500');
     expect(second.isDone()).toBe(false);
   });
 });
@@ -382,7 +392,7 @@ describe('budget', () => {
       { ...settings, budgetMs },
     );
     const elapsed = Date.now() - started;
-    expect(out.conditions).toEqual({ ok: false, reason: 'timed out' });
+    expect(out.conditions).toEqual({ ok: false, reason: FHIR_UNAVAILABLE, cause: 'timed out' });
     expect(out.patient).toEqual({ ok: true, value: patient });
     expect(elapsed).toBeLessThan(budgetMs + 100);
   });

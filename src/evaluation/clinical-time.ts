@@ -1,12 +1,14 @@
 // Dates as the clinical contract reads them (clinical-rules §2): partial dates are their first instant,
 // dates without an offset are UTC, and each resource type has one "clinical date".
+import { MAX_DATE_LENGTH } from '../limits';
+
 type Json = Record<string, unknown>;
 
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 /** Epoch milliseconds of a FHIR date/dateTime/instant string, or undefined when it is not one. */
 export function parseFhirDate(text: unknown): number | undefined {
-  if (typeof text !== 'string') return undefined;
+  if (typeof text !== 'string' || text.length > MAX_DATE_LENGTH) return undefined;
   const m = DATE_RE.exec(text.trim());
   if (!m) return undefined;
   const [, y, mo = '01', d = '01', h = '00', mi = '00', s = '00', frac = '0', tz] = m;

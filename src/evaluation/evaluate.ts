@@ -4,6 +4,7 @@
 import type { ServiceDefinition } from '../definitions/types';
 import { createVariables, type RequestScope } from '../fhirpath/scope';
 import { errorMessage } from '../errors';
+import { MAX_REFERENCE_LENGTH } from '../limits';
 import type { HookRequest } from '../cds-hooks';
 import type { ResolvedPrefetch } from '../fhir/prefetch';
 import { buildRecordIndex } from './record-index';
@@ -22,7 +23,7 @@ function referenceableResources(request: HookRequest, keys: ReadonlyMap<string, 
   const map = new Map<string, Json>();
   const add = (r: Json, fullUrl?: unknown) => {
     if (typeof r.resourceType === 'string' && typeof r.id === 'string') map.set(`${r.resourceType}/${r.id}`, r);
-    if (typeof fullUrl === 'string') map.set(fullUrl, r);
+    if (typeof fullUrl === 'string' && fullUrl.length <= MAX_REFERENCE_LENGTH) map.set(fullUrl, r);
   };
   const draft = request.context.draftOrders as unknown as { entry?: { resource?: Json; fullUrl?: string }[] } | undefined;
   for (const e of Array.isArray(draft?.entry) ? draft.entry : []) if (e?.resource && typeof e.resource === 'object') add(e.resource, e.fullUrl);

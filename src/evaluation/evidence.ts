@@ -1,6 +1,7 @@
 // How a FHIRPath value reads in card text: resources as evidence lines (finding, value with unit, date),
 // quantities as `12.1 g/dL`, dates as `YYYY-MM-DD`, numbers without float noise.
 import { clinicalDateOf, isoDay, parseFhirDate } from './clinical-time';
+import { unitTooLong } from './quantities';
 
 type Json = Record<string, unknown>;
 
@@ -22,7 +23,8 @@ export function formatNumber(n: number): string {
 export function formatQuantity(q: Json): string {
   const value = typeof q.value === 'number' ? formatNumber(q.value) : String(q.value ?? '?');
   const comparator = typeof q.comparator === 'string' ? q.comparator : '';
-  const unit = typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '';
+  // An over-long unit is not converted anywhere; the card says so instead of printing it.
+  const unit = unitTooLong(q) ? '(unit unreadable)' : typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '';
   return `${comparator}${value}${unit ? ` ${unit}` : ''}`;
 }
 

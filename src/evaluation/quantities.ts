@@ -1,6 +1,8 @@
 // Quantity normalisation: unit strings that real systems send -> UCUM codes, and conversion of a
 // value to a target unit through fhirpath.js's UCUM library (mass vs molar needs an explicit factor).
+// UCUM parsing is superlinear in the unit's length, so a unit longer than MAX_UNIT_LENGTH is never parsed.
 import fhirpath from 'fhirpath';
+import { MAX_UNIT_LENGTH, overLong } from '../limits';
 
 const UCUM_SYSTEM = 'http://unitsofmeasure.org';
 
@@ -21,14 +23,22 @@ export interface QuantityLike {
   code?: unknown;
 }
 
+/** True when the quantity's unit or code is too long to be read (shown as such in evidence, never converted). */
+export function unitTooLong(q: QuantityLike): boolean {
+  return overLong(q.unit, MAX_UNIT_LENGTH) || overLong(q.code, MAX_UNIT_LENGTH);
+}
+
 /** The UCUM code of a quantity: its `code` when the system is UCUM, else its `unit` string normalised. */
 export function ucumCodeOf(q: QuantityLike): string | undefined {
+  if (unitTooLong(q)) return undefined;
   if (q.system === UCUM_SYSTEM && typeof q.code === 'string' && q.code) return q.code;
   const raw = typeof q.unit === 'string' ? q.unit.trim() : typeof q.code === 'string' ? q.code.trim() : '';
   if (!raw) return undefined;
   return UNIT_ALIASES[raw.toLowerCase()] ?? raw;
 }
 
+/** Entries of the conversion cache; keys are at most two capped units, so it stays under ~2 MB. */
+export const FACTOR_CACHE_ENTRIES = 4096;
 const factorCache = new Map<string, number | null>();
 
 /** Multiplicative factor from one UCUM unit to another, or null when they are not commensurable. */
@@ -44,7 +54,9 @@ function conversionFactor(from: string, to: string): number | null {
   } catch {
     factor = null;
   }
-  if (factorCache.size < 10_000) factorCache.set(key, factor);
+  // Oldest first out: junk units from one request cannot lock the cache against the real ones.
+  if (factorCache.size >= FACTOR_CACHE_ENTRIES) factorCache.delete(factorCache.keys().next().value as string);
+  factorCache.set(key, factor);
   return factor;
 }
 
@@ -57,6 +69,7 @@ export function quantityIn(q: QuantityLike, targetUnit: string, molarFactor?: nu
   if (!Number.isFinite(value)) return undefined;
   const from = ucumCodeOf(q);
   if (!from) return undefined;
+  if (targetUnit.length > MAX_UNIT_LENGTH) return undefined;
   const target = UNIT_ALIASES[targetUnit.toLowerCase()] ?? targetUnit;
   let result: number | undefined;
   if (molarFactor !== undefined && from === 'mmol/L' && target !== 'mmol/L') {
@@ -67,4 +80,9 @@ export function quantityIn(q: QuantityLike, targetUnit: string, molarFactor?: nu
     result = f === null ? undefined : value * f;
   }
   return result === undefined ? undefined : Number(result.toPrecision(12));
+}
+
+/** Number of cached unit conversions (for tests of the bound). */
+export function factorCacheSize(): number {
+  return factorCache.size;
 }

@@ -1,7 +1,10 @@
 // One request's patient data, indexed once: the resources of each prefetch key (Bundles flattened,
 // OperationOutcome entries dropped) and, per key, the resources by `system|code` of their main code,
-// so that expressions select small collections instead of scanning whole charts.
+// so that expressions select small collections instead of scanning whole charts. Building it is O(n) in the codings;
+// each coded(key, valueSet) is O(distinct codes + resources of the key), memoised per request. Codings whose system
+// or code is over-long (limits.ts) are never indexed: they match no value set.
 import type { CodeableConcept, Coding, FhirResource } from 'fhir/r4';
+import { MAX_CODE_LENGTH, MAX_SYSTEM_LENGTH } from '../limits';
 import type { ValueSetIndex } from './terminology';
 
 type AnyResource = FhirResource & Record<string, unknown>;
@@ -46,6 +49,12 @@ export function resourcesOf(value: unknown): AnyResource[] {
   return typeof v.resourceType === 'string' && v.resourceType !== 'OperationOutcome' ? [value as AnyResource] : [];
 }
 
+interface CodeEntry {
+  system: string;
+  code: string;
+  resources: AnyResource[];
+}
+
 export interface RecordIndex {
   readonly keys: ReadonlyMap<string, AnyResource[]>;
   /** Resources of `key` whose main code is in the value set, in record order. Memoised per request. */
@@ -54,18 +63,19 @@ export interface RecordIndex {
 
 export function buildRecordIndex(values: Record<string, unknown>, valueSets: ValueSetIndex): RecordIndex {
   const keys = new Map<string, AnyResource[]>();
-  const byCode = new Map<string, Map<string, AnyResource[]>>();
+  const byCode = new Map<string, Map<string, CodeEntry>>();
   for (const [key, value] of Object.entries(values)) {
     const resources = resourcesOf(value);
     keys.set(key, resources);
-    const codes = new Map<string, AnyResource[]>();
+    const codes = new Map<string, CodeEntry>();
     for (const res of resources) {
       for (const c of mainCodings(res)) {
-        if (typeof c.system !== 'string' || typeof c.code !== 'string') continue;
-        const k = `${c.system}|${c.code}`;
-        const list = codes.get(k);
-        if (!list) codes.set(k, [res]);
-        else if (list[list.length - 1] !== res) list.push(res);
+        const { system, code } = c;
+        if (typeof system !== 'string' || typeof code !== 'string' || system.length > MAX_SYSTEM_LENGTH || code.length > MAX_CODE_LENGTH) continue;
+        const k = `${system}\u0000${code}`;
+        const entry = codes.get(k);
+        if (!entry) codes.set(k, { system, code, resources: [res] });
+        else if (entry.resources[entry.resources.length - 1] !== res) entry.resources.push(res);
       }
     }
     byCode.set(key, codes);
@@ -78,9 +88,8 @@ export function buildRecordIndex(values: Record<string, unknown>, valueSets: Val
       const hit = memo.get(memoKey);
       if (hit) return hit;
       const found = new Set<AnyResource>();
-      for (const [k, list] of byCode.get(key) ?? []) {
-        const bar = k.indexOf('|');
-        if (valueSets.contains(url, k.slice(0, bar), k.slice(bar + 1))) for (const r of list) found.add(r);
+      for (const { system, code, resources } of (byCode.get(key) ?? new Map<string, CodeEntry>()).values()) {
+        if (valueSets.contains(url, system, code)) for (const r of resources) found.add(r);
       }
       const order = keys.get(key) ?? [];
       const result = found.size === 0 ? [] : order.filter((r) => found.has(r));

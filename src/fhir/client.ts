@@ -1,8 +1,11 @@
 // Bounded FHIR reads and searches against the client's fhirServer for prefetch keys it did not send
 // (cds-hooks.md §3.4): server allow-list checked before any socket opens, bearer token only to the
-// fhirServer origin, same-origin paging, one time budget per request, page/resource caps.
+// fhirServer origin, same-origin paging, one time budget per request, page/resource caps, and byte caps per key
+// and per hook call counted on the decompressed stream (a large answer is cut off, never buffered whole).
+// Whatever goes wrong at the server, the caller sees one reason (no port-scan oracle); the cause is for the log.
 import type { Bundle, BundleEntry, FhirResource, OperationOutcome } from 'fhir/r4';
 import type { HookRequest } from '../cds-hooks';
+import { MAX_REFERENCE_LENGTH } from '../limits';
 
 export interface FhirFetchSettings {
   /** URL prefixes of FHIR servers the service may query (`https://ehr.example.org/fhir`). */
@@ -15,13 +18,22 @@ export interface FhirFetchSettings {
   maxPages: number;
   /** Resources per prefetch key, all pages together. */
   maxResources: number;
+  /** Decompressed response bytes of all the keys of one hook call together. */
+  maxBytes: number;
+  /** Decompressed response bytes per prefetch key, all pages together. */
+  maxKeyBytes: number;
 }
 
-export type FetchOutcome = { ok: true; value: FhirResource | null } | { ok: false; reason: string };
+/** `reason` is what the caller may see; `cause`, when present, is the precise failure, for the log only. */
+export type FetchOutcome = { ok: true; value: FhirResource | null } | { ok: false; reason: string; cause?: string };
+
+/** The one reason a caller gets for anything that went wrong at (or on the way to) the FHIR server. */
+export const FHIR_UNAVAILABLE = 'FHIR server unavailable';
 
 type Env = Record<string, string | undefined>;
 
-const DEFAULTS = { budgetMs: 2500, maxPages: 20, maxResources: 20000 } as const;
+const MB = 1024 * 1024;
+const DEFAULTS = { budgetMs: 2500, maxPages: 20, maxResources: 20000, maxBytes: 32 * MB, maxKeyBytes: 16 * MB } as const;
 
 /** Reads the settings from the environment; throws on values that would silently weaken the limits. */
 export function readFhirFetchSettings(env: Env = process.env): FhirFetchSettings {
@@ -48,6 +60,8 @@ export function readFhirFetchSettings(env: Env = process.env): FhirFetchSettings
     budgetMs: readPositiveInt(env, 'CDS_FHIR_BUDGET_MS', DEFAULTS.budgetMs),
     maxPages: readPositiveInt(env, 'CDS_FHIR_MAX_PAGES', DEFAULTS.maxPages),
     maxResources: readPositiveInt(env, 'CDS_FHIR_MAX_RESOURCES', DEFAULTS.maxResources),
+    maxBytes: readPositiveInt(env, 'CDS_FHIR_MAX_BYTES', DEFAULTS.maxBytes),
+    maxKeyBytes: readPositiveInt(env, 'CDS_FHIR_MAX_KEY_BYTES', DEFAULTS.maxKeyBytes),
   };
 }
 
@@ -92,7 +106,7 @@ function resolveToken(token: string, request: HookRequest): string | undefined {
   const ctx = /^context\.([A-Za-z0-9_-]+)$/.exec(token);
   if (ctx) {
     const value = context?.[ctx[1] ?? ''];
-    if (typeof value === 'string') return value === '' ? undefined : value;
+    if (typeof value === 'string') return value === '' || value.length > MAX_REFERENCE_LENGTH ? undefined : value;
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
     if (typeof value === 'boolean') return String(value);
     return undefined;
@@ -156,11 +170,18 @@ function parseUrl(s: string): URL | undefined {
 
 class FetchFailure extends Error {}
 
+/** Decompressed bytes read so far: one counter per hook call, one per key. */
+interface ByteCount {
+  read: number;
+}
+
 interface KeyJob {
   base: URL;
   token: string | undefined;
   signal: AbortSignal;
   settings: FhirFetchSettings;
+  call: ByteCount;
+  key: ByteCount;
 }
 
 /**
@@ -198,7 +219,7 @@ export async function fetchPrefetchKeys(
       resolve('timeout');
     }, settings.budgetMs);
   });
-  const job: KeyJob = { base, token, signal: controller.signal, settings };
+  const call: ByteCount = { read: 0 };
 
   try {
     await Promise.all(
@@ -208,8 +229,9 @@ export async function fetchPrefetchKeys(
           result[key] = { ok: false, reason: 'prefetch template could not be rendered' };
           return;
         }
+        const job: KeyJob = { base, token, signal: controller.signal, settings, call, key: { read: 0 } };
         const outcome = await Promise.race([fetchKey(query, job), deadline]);
-        result[key] = outcome === 'timeout' ? { ok: false, reason: 'timed out' } : outcome;
+        result[key] = outcome === 'timeout' ? { ok: false, reason: FHIR_UNAVAILABLE, cause: 'timed out' } : outcome;
       }),
     );
   } finally {
@@ -237,7 +259,7 @@ async function fetchKey(query: string, job: KeyJob): Promise<FetchOutcome> {
     }
     return { ok: true, value: await fetchAllPages(url, job) };
   } catch (err) {
-    return { ok: false, reason: reasonOf(err, job.signal) };
+    return { ok: false, reason: FHIR_UNAVAILABLE, cause: causeOf(err, job.signal) };
   }
 }
 
@@ -326,7 +348,7 @@ async function fetchPage(url: URL, job: KeyJob, isRead: boolean): Promise<FhirRe
       throw new FetchFailure(`FHIR server answered HTTP ${res.status}`);
     }
 
-    const text = await res.text();
+    const text = await readCapped(res, job);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -348,9 +370,32 @@ async function discard(res: Response): Promise<void> {
   }
 }
 
-/** Short, fixed reasons: never echo server text or the request (which could carry the token). */
-function reasonOf(err: unknown, signal: AbortSignal): string {
+/**
+ * The body as text, reading the decompressed stream chunk by chunk and stopping (cancelling the download) as soon
+ * as the key's or the hook call's byte cap is passed: a 300 MB answer or a gzip bomb costs at most the cap.
+ */
+async function readCapped(res: Response, job: KeyJob): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    job.key.read += value.byteLength;
+    job.call.read += value.byteLength;
+    if (job.key.read > job.settings.maxKeyBytes || job.call.read > job.settings.maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new FetchFailure('response too large');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Short, fixed causes for the log: never echo server text or the request (which could carry the token). */
+function causeOf(err: unknown, signal: AbortSignal): string {
   if (err instanceof FetchFailure) return err.message;
   if (signal.aborted) return 'timed out';
-  return 'network error';
+  const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return typeof code === 'string' && /^[A-Z_]{1,32}$/.test(code) ? `network error (${code})` : 'network error';
 }

@@ -5,10 +5,20 @@ import type { ServiceDefinition } from '../definitions/types';
 import { HttpError } from '../errors';
 import type { HookRequest } from '../cds-hooks';
 
-export type KeyFetchOutcome = { ok: true; value: unknown } | { ok: false; reason: string };
+/** `reason` may reach the caller (a 412 names it); `cause` is the precise failure, for the log only. */
+export type KeyFetchOutcome = { ok: true; value: unknown } | { ok: false; reason: string; cause?: string };
 
 /** The FHIR fallback seam: fetch the given keys (query templates) for this request. */
 export type PrefetchFetcher = (request: HookRequest, templates: Record<string, string>) => Promise<Record<string, KeyFetchOutcome>>;
+
+/** `fetcher`, also writing the log-only cause of each key it could not read into `causes`. */
+export function recordingCauses(fetcher: PrefetchFetcher, causes: Record<string, string>): PrefetchFetcher {
+  return async (request, templates) => {
+    const outcomes = await fetcher(request, templates);
+    for (const [key, o] of Object.entries(outcomes)) if (!o.ok && o.cause) causes[key] = o.cause;
+    return outcomes;
+  };
+}
 
 export interface ResolvedPrefetch {
   /** Readable data per key (null when the client said there is none). */

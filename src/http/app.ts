@@ -9,7 +9,6 @@ import { clientAuthMiddleware } from './client-auth';
 import { type ClientVerifier } from '../auth/verify';
 import type { Config } from '../config';
 import type { Registry } from '../definitions/types';
-import { stripData } from '../logger';
 import { errorMiddleware, HttpError } from '../errors';
 import { createCardLedger } from './card-ledger';
 import { createFeedbackRecorder, createFeedbackValidator, type FeedbackValidator } from './feedback';
@@ -17,9 +16,10 @@ import { createOpsRouter } from './ops-routes';
 import type { Pseudonymize } from '../storage/patient-pseudonym';
 import type { Storage } from '../storage/storage';
 import type { PrefetchFetcher } from '../fhir/prefetch';
-import { answerHookCall } from '../hook-call';
 import { createRequestValidator, type RequestValidator } from './hook-request';
 import { createAppRoutes, publicBase } from './app-routes';
+import { declaredLengthLimit } from './body-limit';
+import { createInlineEvaluator, type HookEvaluator } from './eval-pool';
 
 export interface AppDeps {
   log: Logger;
@@ -36,6 +36,8 @@ export interface AppDeps {
   feedbackValidator?: FeedbackValidator;
   /** The SMART work-up app at /app/: where its built files are, and the clock of its API (tests pin it). */
   app?: { dir?: string; now?: () => number };
+  /** Where hook calls are evaluated (the server's thread pool); inline on this thread when not given. */
+  evaluator?: HookEvaluator;
 }
 
 interface CallLog {
@@ -99,6 +101,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   if (config.auth.mode === 'jwt' && !deps.verifier) throw new Error('CDS_AUTH=jwt needs a client verifier');
   const requestValidator = deps.requestValidator ?? createRequestValidator();
   const feedbackValidator = deps.feedbackValidator ?? createFeedbackValidator();
+  const evaluator = deps.evaluator ?? createInlineEvaluator({ registry, requestValidator, fetcher: deps.fetcher });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.production ? 'loopback' : false);
@@ -126,7 +129,11 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   const ledger = createCardLedger({ storage: deps.storage, pseudonymize: deps.pseudonymize, snoozeDays: config.storage.snoozeDays, log: deps.log });
   const feedback = createFeedbackRecorder(deps.storage);
 
-  const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
+  const jsonTypes = ['application/json', 'application/*+json'];
+  const json = express.json({ limit: config.bodyLimitBytes, type: jsonTypes, strict: true });
+  // Hook bodies are parsed in the evaluation thread: here they are only read, as bytes.
+  const raw = express.raw({ limit: config.bodyLimitBytes, type: jsonTypes });
+  const lengthLimit = declaredLengthLimit(config.bodyLimitBytes);
 
   const discovery = {
     services: [...registry.services.values()].map((s) => ({
@@ -154,18 +161,21 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   app.post('/cds-services/:id', (req, _res, next) => {
     findService(req.params.id as string);
     next();
-  }, requireJson, json, async (req, res) => {
+  }, requireJson, lengthLimit, raw, async (req, res) => {
     const service = findService(req.params.id as string);
     const call = callLog(res);
     call.service = service.id;
-    const body = req.body as { hookInstance?: unknown } | undefined;
-    if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const answer = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher }, { baseUrl: publicBase(config.auth.publicUrl, req) });
-    const { failures } = answer;
-    const cards = await ledger.serve(service.id, answer.request, answer.cards);
-    if (failures.length) {
-      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
-    }
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const result = await evaluator.evaluate({ serviceId: service.id, body, now: Date.now(), baseUrl: publicBase(config.auth.publicUrl, req) });
+    call.hookInstance = result.hookInstance;
+    const ids = { service: service.id, hookInstance: result.hookInstance };
+    if (result.failures) deps.log.warn({ ...ids, failures: result.failures }, 'expressions failed on this record');
+    if (result.fhir) deps.log.warn({ ...ids, fhir: result.fhir }, 'FHIR fallback could not read some keys');
+    if (result.consoleWrites) deps.log.debug({ ...ids, consoleWrites: result.consoleWrites }, 'a library wrote to the console during the call; suppressed');
+    // An unexpected error in the thread reaches the error middleware as itself (logged with its stack, 500).
+    if (result.error) throw Object.assign(new Error(result.error.message), { stack: `Error: ${result.error.message}\n${result.error.stack ?? ''}` });
+    if (!('cards' in result)) throw new HttpError(result.status, result.issues, result.headers);
+    const cards = await ledger.serve(service.id, { hookInstance: result.hookInstance ?? '', context: { patientId: result.patientId } }, result.cards);
     call.topics = cards.map((c) => c.source.topic.code);
     res.json({ cards });
   });
@@ -173,7 +183,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   app.post('/cds-services/:id/feedback', (req, _res, next) => {
     findService(req.params.id as string);
     next();
-  }, requireJson, json, async (req, res) => {
+  }, requireJson, lengthLimit, json, async (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
     await feedback.record(service.id, feedbackValidator.validateFeedback(req.body));

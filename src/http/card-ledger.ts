@@ -3,7 +3,6 @@
 // recorded as served (uuid, service, topic, suggestion uuids, hookInstance, time, pseudonymous patient key).
 import type { Logger } from 'pino';
 import type { Card } from '../evaluation/cards';
-import type { HookRequest } from '../cds-hooks';
 import { DAY_MS } from '../storage/open-storage';
 import type { Pseudonymize } from '../storage/patient-pseudonym';
 import type { Storage } from '../storage/storage';
@@ -11,9 +10,15 @@ import type { Storage } from '../storage/storage';
 /** Data-unavailable cards say the answer is incomplete: hiding them would hide that. */
 export const NEVER_SNOOZED_TOPICS: ReadonlySet<string> = new Set(['data-unavailable']);
 
+/** The call a response answers, as far as the ledger reads it. */
+export interface ServedCall {
+  hookInstance: string;
+  context: { patientId?: string };
+}
+
 export interface CardLedger {
   /** The cards to return (snoozed ones left out), recorded as served. Storage failures are logged, never thrown. */
-  serve(serviceId: string, request: HookRequest, cards: Card[]): Promise<Card[]>;
+  serve(serviceId: string, request: ServedCall, cards: Card[]): Promise<Card[]>;
 }
 
 export interface CardLedgerOptions {

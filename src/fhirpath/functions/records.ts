@@ -1,6 +1,7 @@
 // Record functions: resources of a prefetch key by value set (indexed), offline value-set membership, the
 // contract's "usable" filter (clinical-rules §2), status filters and the drug a MedicationRequest orders. All O(n).
 import { clinicalDateOf } from '../../evaluation/clinical-time';
+import { MAX_REFERENCE_LENGTH } from '../../limits';
 import { resolveValueSetUrl, type ValueSetIndex } from '../../evaluation/terminology';
 import { codingsOfConcept, dataOf, resourceNode } from '../nodes';
 import { scopeOf, type FpContext, type RequestScope } from '../scope';
@@ -37,7 +38,8 @@ function isUsable(r: Json): boolean {
 function medicationConcept(req: Json, scope: RequestScope): unknown {
   if (req.medicationCodeableConcept) return req.medicationCodeableConcept;
   const ref = (req.medicationReference as Json | undefined)?.reference;
-  if (typeof ref !== 'string') return undefined;
+  // An over-long reference resolves to nothing (it is a map key and is split).
+  if (typeof ref !== 'string' || ref.length > MAX_REFERENCE_LENGTH) return undefined;
   if (ref.startsWith('#')) {
     const contained = Array.isArray(req.contained) ? (req.contained as Json[]) : [];
     return contained.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1))?.code;

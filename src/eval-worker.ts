@@ -1,0 +1,40 @@
+// Entry point of an evaluation thread (piscina): loads the registry once per thread, then answers each hook task
+// through runHookTask (parse, validate, prefetch with the FHIR fallback, evaluate, render). The main thread can
+// terminate the thread at the deadline; nothing here needs to cooperate.
+import type { MessagePort } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { silenceConsole } from './console-guard';
+import { loadRegistry } from './definitions/load';
+import { fetchPrefetchKeys, type FhirFetchSettings } from './fhir/client';
+import { createRequestValidator } from './http/hook-request';
+import { runHookTask, type HookTask, type HookTaskDeps, type HookTaskResult } from './hook-task';
+
+export interface EvalWorkerData {
+  definitionsDir: string;
+  /** FHIR fallback settings; without them keys the client did not send are unavailable. */
+  fhir?: FhirFetchSettings;
+}
+
+/** A task as the pool sends it: the hook task plus a port on which the thread says it has started. */
+export interface PooledHookTask extends HookTask {
+  started: MessagePort;
+}
+
+let consoleWrites = 0;
+silenceConsole(() => consoleWrites++);
+
+const data = workerData as EvalWorkerData;
+const fhir = data.fhir;
+const deps: HookTaskDeps = {
+  registry: loadRegistry(data.definitionsDir),
+  requestValidator: createRequestValidator(),
+  fetcher: fhir ? (request, templates) => fetchPrefetchKeys(request, templates, fhir) : undefined,
+};
+
+export default async function evaluateInThread(task: PooledHookTask): Promise<HookTaskResult> {
+  task.started.postMessage('started');
+  task.started.close();
+  consoleWrites = 0;
+  const result = await runHookTask(task, deps);
+  return consoleWrites > 0 ? { ...result, consoleWrites } : result;
+}

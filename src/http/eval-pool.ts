@@ -1,0 +1,130 @@
+// Where hook tasks run: a pool of evaluation threads (piscina) with a deadline per call that holds even for
+// synchronous FHIRPath code, since a thread past its deadline is terminated and replaced; or inline, for tests and
+// tools that need no deadline. Each answer is a HookTaskResult, errors included, so callers have one path.
+import path from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import type { EvalWorkerData, PooledHookTask } from '../eval-worker';
+import type { Config } from '../config';
+import type { FhirFetchSettings } from '../fhir/client';
+import { runHookTask, type HookTask, type HookTaskDeps, type HookTaskResult } from '../hook-task';
+import { errorMessage } from '../errors';
+
+export interface HookEvaluator {
+  evaluate(task: HookTask): Promise<HookTaskResult>;
+  close(): Promise<void>;
+}
+
+/** Evaluates on the calling thread: no deadline (a slow record blocks the event loop). Tests and tools only. */
+export function createInlineEvaluator(deps: HookTaskDeps): HookEvaluator {
+  return { evaluate: (task) => runHookTask(task, deps), close: async () => undefined };
+}
+
+export interface EvalPoolOptions {
+  threads: number;
+  /** Deadline of one call once its thread has started it. */
+  timeoutMs: number;
+  /** Calls that may wait for a thread; more get 503 at once. */
+  maxQueue: number;
+  /** Heap limit of each thread: a record that needs more kills only its thread. */
+  heapMb: number;
+  definitionsDir: string;
+  fhir?: FhirFetchSettings;
+  log: Pick<Logger, 'warn' | 'error'>;
+  /** The thread entry point; defaults to the built eval-worker.js next to this module's folder. */
+  filename?: string;
+  /** Called when a thread starts a call (its deadline starts then), with the call's service and body size. */
+  onStart?: (call: { serviceId: string; bytes: number }) => void;
+}
+
+function unavailable(diagnostics: string, retryAfterS: number): HookTaskResult {
+  return { status: 503, issues: [{ code: 'transient', diagnostics }], headers: { 'Retry-After': String(retryAfterS) } };
+}
+
+/** A whole ArrayBuffer holding exactly the body, safe to transfer (never a slice of Node's shared buffer pool). */
+export function ownBuffer(body: Uint8Array): ArrayBuffer {
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer) return body.buffer;
+  const copy = new Uint8Array(body.byteLength);
+  copy.set(body);
+  return copy.buffer;
+}
+
+export interface EvalPool extends HookEvaluator {
+  /** Starts the threads (each loads the definitions); the first call starts them otherwise. */
+  start(): void;
+}
+
+export function createEvalPool(options: EvalPoolOptions): EvalPool {
+  const workerData: EvalWorkerData = { definitionsDir: options.definitionsDir, fhir: options.fhir };
+  let pool: Piscina | undefined;
+  const start = (): Piscina => {
+    if (pool) return pool;
+    pool = new Piscina({
+      filename: options.filename ?? path.join(__dirname, '..', 'eval-worker.js'),
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      idleTimeout: Infinity,
+      maxQueue: options.maxQueue,
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMb },
+      workerData,
+    });
+    // Errors of idle threads (e.g. a definitions load failing in a replacement thread): logged, never fatal here.
+    pool.on('error', (e: unknown) => options.log.error({ err: e }, 'evaluation thread failed'));
+    return pool;
+  };
+  const retryAfterS = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+
+  return {
+    start: () => void start(),
+    async evaluate(task) {
+      const body = task.body instanceof ArrayBuffer ? task.body : ownBuffer(task.body);
+      const bytes = body.byteLength;
+      const { port1, port2 } = new MessageChannel();
+      const controller = new AbortController();
+      let started: bigint | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      port1.once('message', () => {
+        started = process.hrtime.bigint();
+        timer = setTimeout(() => controller.abort(), options.timeoutMs);
+        options.onStart?.({ serviceId: task.serviceId, bytes });
+      });
+      const pooled: PooledHookTask = { serviceId: task.serviceId, body, now: task.now, started: port2 };
+      try {
+        return (await start().run(pooled, { transferList: [body, port2], signal: controller.signal })) as HookTaskResult;
+      } catch (e) {
+        const durationMs = started === undefined ? 0 : Number((Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
+        if (controller.signal.aborted) {
+          options.log.warn({ service: task.serviceId, durationMs, timeoutMs: options.timeoutMs }, 'hook evaluation passed its deadline; its thread was replaced');
+          return unavailable(`The evaluation did not finish within ${options.timeoutMs} ms; try again later`, retryAfterS);
+        }
+        if (/queue is at limit/i.test(errorMessage(e))) {
+          options.log.warn({ service: task.serviceId, maxQueue: options.maxQueue }, 'evaluation queue full; call refused');
+          return unavailable('The service is busy; try again later', retryAfterS);
+        }
+        // A thread that died under the call (e.g. its heap limit): the pool replaces it.
+        options.log.error({ service: task.serviceId, durationMs, err: e }, 'evaluation thread failed during a call');
+        return unavailable('The evaluation could not be completed; try again later', retryAfterS);
+      } finally {
+        clearTimeout(timer);
+        port1.close();
+      }
+    },
+    close: async () => {
+      await pool?.destroy();
+    },
+  };
+}
+
+/** The server's pool, sized and limited by the configuration (CDS_EVAL_*), with the FHIR fallback in the threads. */
+export function createServerEvaluator(config: Config, log: EvalPoolOptions['log']): EvalPool {
+  return createEvalPool({
+    threads: config.evalThreads,
+    timeoutMs: config.evalTimeoutMs,
+    maxQueue: config.evalQueue,
+    heapMb: config.evalHeapMb,
+    definitionsDir: config.definitionsDir,
+    fhir: config.fhir,
+    log,
+  });
+}

@@ -1,0 +1,135 @@
+// The real evaluation pool (piscina threads running src/eval-worker.ts): a record that runs past the deadline
+// gets 503 with Retry-After and a log line naming the service and the duration, while discovery and other hook
+// calls are answered during it and after it (its thread is replaced). Order of events, not wall-clock limits.
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { createApp } from '../src/http/app';
+import { readConfig } from '../src/config';
+import { loadRegistry } from '../src/definitions/load';
+import { createEvalPool, type HookEvaluator } from '../src/http/eval-pool';
+import { createFeedbackStore } from '../src/http/feedback';
+import { createLogger } from '../src/logger';
+import { makeSlowDefinitions, SLOW_CONDITIONS } from './helpers/slow-definitions';
+
+type Json = Record<string, unknown>;
+
+const TIMEOUT_MS = 3000;
+const definitionsDir = makeSlowDefinitions();
+const registry = loadRegistry(definitionsDir);
+const logLines: Json[] = [];
+const log = createLogger({
+  level: 'info',
+  destination: new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line) as Json);
+      done();
+    },
+  }),
+});
+
+const starts: string[] = [];
+let pool: HookEvaluator;
+let server: http.Server;
+let base: string;
+
+function body(conditions: number): string {
+  const service = registry.services.get('iph-patient-view');
+  if (!service) throw new Error('no iph-patient-view');
+  const empty = { resourceType: 'Bundle', type: 'searchset', entry: [] as Json[] };
+  const prefetch: Json = Object.fromEntries(Object.keys(service.prefetch).map((k) => [k, empty]));
+  prefetch.patient = { resourceType: 'Patient', id: 'pat-1', birthDate: '2016-05-01', gender: 'female' };
+  prefetch.conditions = {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    entry: Array.from({ length: conditions }, (_, i) => ({ resource: { resourceType: 'Condition', id: `c${i}`, code: { text: `problem ${i}` } } })),
+  };
+  return JSON.stringify({ hook: 'patient-view', hookInstance: randomUUID(), context: { userId: 'Practitioner/dr-1', patientId: 'pat-1' }, prefetch });
+}
+
+async function call(method: 'GET' | 'POST', urlPath: string, payload?: string): Promise<{ status: number; headers: Headers; json: Json }> {
+  const res = await fetch(`${base}${urlPath}`, { method, headers: payload ? { 'Content-Type': 'application/json' } : {}, body: payload });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Json };
+}
+
+beforeAll(async () => {
+  const config = readConfig({ NODE_ENV: 'test', CDS_DEFINITIONS_DIR: definitionsDir, CDS_EVAL_TIMEOUT_MS: String(TIMEOUT_MS), CDS_FHIR_BUDGET_MS: '500' });
+  pool = createEvalPool({
+    threads: 2,
+    timeoutMs: config.evalTimeoutMs,
+    maxQueue: 8,
+    heapMb: 256,
+    definitionsDir,
+    log,
+    filename: path.join(__dirname, 'helpers', 'ts-worker.js'),
+    onStart: ({ bytes }) => starts.push(String(bytes)),
+  });
+  const app = createApp(registry, config, { log, feedback: createFeedbackStore(), evaluator: pool });
+  server = http.createServer(app).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await pool.close();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('the evaluation deadline', () => {
+  it('answers both threads (first calls wait for each thread to load the definitions)', async () => {
+    const [a, b] = await Promise.all([call('POST', '/cds-services/iph-patient-view', body(3)), call('POST', '/cds-services/iph-patient-view', body(3))]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+  }, 180_000);
+
+  it('a record past the deadline gets 503 + Retry-After while discovery and another call are answered', async () => {
+    const slowBody = body(SLOW_CONDITIONS);
+    const events: string[] = [];
+    const before = starts.length;
+    const slow = call('POST', '/cds-services/iph-patient-view', slowBody).then((r) => {
+      events.push('slow answered');
+      return r;
+    });
+    // Wait until a thread has started the slow call: from then on its thread is busy for minutes.
+    while (starts.length === before) await new Promise((resolve) => setImmediate(resolve));
+    expect(starts[before]).toBe(String(Buffer.byteLength(slowBody)));
+
+    const discovery = await call('GET', '/cds-services');
+    events.push('discovery answered');
+    const other = await call('POST', '/cds-services/iph-order-sign', JSON.stringify({
+      hook: 'order-sign',
+      hookInstance: randomUUID(),
+      context: { userId: 'Practitioner/dr-1', patientId: 'pat-1', draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [] } },
+      prefetch: { patient: { resourceType: 'Patient', id: 'pat-1', birthDate: '2016-05-01' }, conditions: null },
+    }));
+    events.push('other call answered');
+    const timedOut = await slow;
+
+    expect(discovery.status).toBe(200);
+    expect(other.status).toBe(200);
+    expect(events[0]).toBe('discovery answered');
+    expect(timedOut.status).toBe(503);
+    expect(timedOut.headers.get('retry-after')).toBe(String(TIMEOUT_MS / 1000));
+    expect(timedOut.headers.get('content-type')).toMatch(/application\/fhir\+json/);
+    expect(timedOut.json).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] });
+    const line = logLines.find((l) => l.msg === 'hook evaluation passed its deadline; its thread was replaced');
+    expect(line).toMatchObject({ service: 'iph-patient-view', timeoutMs: TIMEOUT_MS });
+    expect(line?.durationMs as number).toBeGreaterThanOrEqual(TIMEOUT_MS);
+  }, 120_000);
+
+  it('keeps answering after the deadline: both threads serve again (one of them a replacement)', async () => {
+    const results = await Promise.all([1, 2, 3, 4].map(() => call('POST', '/cds-services/iph-patient-view', body(3))));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+  }, 180_000);
+
+  it('keeps the HttpError semantics across the thread boundary (400 with the issue path, 404)', async () => {
+    const bad = await call('POST', '/cds-services/iph-patient-view', JSON.stringify({ hook: 'patient-view', hookInstance: randomUUID(), context: { patientId: 'p' } }));
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain('context');
+    const notJson = await call('POST', '/cds-services/iph-patient-view', '{"hook":');
+    expect(notJson.status).toBe(400);
+    expect(notJson.json).toMatchObject({ issue: [{ diagnostics: 'Request body is not valid JSON' }] });
+  });
+});
