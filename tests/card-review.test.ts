@@ -5,13 +5,13 @@ import path from 'node:path';
 import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { cardReadingProblems, duplicatedNames, emptySections } from './helpers/card-text';
 import { listCases, postCase } from './helpers/golden';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
-const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), feedback: createFeedbackStore() });
+const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
 const cases = listCases().filter((c) => registry.services.has(c.service) && c.data.expect.status === 200 && (c.data.expect.cards?.length ?? 0) > 0);
 
 describe('the review checks themselves', () => {

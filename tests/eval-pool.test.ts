@@ -11,7 +11,7 @@ import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
 import { createEvalPool, type HookEvaluator } from '../src/http/eval-pool';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { makeSlowDefinitions, SLOW_CONDITIONS } from './helpers/slow-definitions';
 
@@ -67,7 +67,7 @@ beforeAll(async () => {
     filename: path.join(__dirname, 'helpers', 'ts-worker.js'),
     onStart: ({ bytes }) => starts.push(String(bytes)),
   });
-  const app = createApp(registry, config, { log, feedback: createFeedbackStore(), evaluator: pool });
+  const app = createApp(registry, config, { log, ...memoryStorage(), evaluator: pool });
   server = http.createServer(app).listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -12,7 +12,7 @@ import { loadRegistry, checkDefinitions } from '../src/definitions/load';
 import type { Registry } from '../src/definitions/types';
 import { HttpError } from '../src/errors';
 import { createApp } from '../src/http/app';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { fetchPrefetchKeys } from '../src/fhir/client';
 import { createLogger } from '../src/logger';
 import type { WorkupReport } from '../src/evaluation/workup-report';
@@ -163,7 +163,7 @@ describe('POST /app/api/workup', () => {
     const config = readConfig({ NODE_ENV: 'test' });
     const jwtConfig: Config = { ...config, auth: { ...config.auth, mode: 'jwt' } };
     const verifier = { verify: () => Promise.reject(new HttpError(401, { code: 'login', diagnostics: 'unauthorized' })) };
-    const guarded = createApp(registry, jwtConfig, { log, feedback: createFeedbackStore(), verifier, fetcher: (r, t) => fetchPrefetchKeys(r, t, config.fhir), app: { dir: appDir } });
+    const guarded = createApp(registry, jwtConfig, { log, ...memoryStorage(), verifier, fetcher: (r, t) => fetchPrefetchKeys(r, t, config.fhir), app: { dir: appDir } });
     expect((await request(guarded).post('/app/api/workup').send({ patientId: 'pv-persistent-ftt', fhirServer: `${fhir.base}/fhir` })).status).toBe(200);
     expect((await request(guarded).get('/cds-services')).status).toBe(401);
   });

@@ -8,7 +8,7 @@ import type { Bundle, FhirResource } from 'fhir/r4';
 import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { renderPrefetchTemplate } from '../src/fhir/client';
 import { searchResources } from '../demo/fhir-search';
 import type { HookRequest } from '../src/cds-hooks';
@@ -18,7 +18,7 @@ import { buildChart, CHART_DIR, CHART_NOW, PROFILES } from '../tools/synthea-sty
 import { responseViolations } from './helpers/conformance';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
-const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), feedback: createFeedbackStore() });
+const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
 const service = registry.services.get('iph-patient-view');
 if (!service) throw new Error('iph-patient-view is not defined');
 

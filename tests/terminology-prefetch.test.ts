@@ -10,7 +10,7 @@ import { checkDefinitions, loadRegistry } from '../src/definitions/load';
 import { checkPrefetchReads, MAX_PREFETCH_QUERY_LENGTH, renderPrefetchCodes } from '../src/definitions/prefetch-codes';
 import type { LoadIssue } from '../src/definitions/types';
 import { createApp } from '../src/http/app';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 
 const LOINC = 'http://loinc.org';
@@ -123,7 +123,7 @@ describe('the real definitions', () => {
   });
 
   it('discovery advertises the rendered queries', async () => {
-    const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), feedback: createFeedbackStore() });
+    const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
     const res = await request(app).get('/cds-services');
     const advertised = (res.body as { services: { id: string; prefetch: Record<string, string> }[] }).services.find((s) => s.id === 'iph-patient-view');
     expect(advertised?.prefetch.observations).toBe(service?.prefetch.observations?.query);

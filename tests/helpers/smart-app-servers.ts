@@ -11,7 +11,7 @@ import { createApp } from '../../src/http/app';
 import { readConfig } from '../../src/config';
 import type { Registry } from '../../src/definitions/types';
 import { createDemoFhirApp, loadFixturePatients } from '../../demo/demo-fhir-server';
-import { createFeedbackStore } from '../../src/http/feedback';
+import { memoryStorage } from './test-storage';
 import { fetchPrefetchKeys } from '../../src/fhir/client';
 import { FIXTURES } from './golden';
 
@@ -120,7 +120,7 @@ export function serviceApp(registry: Registry, log: Logger, options: { appDir: s
   const config = readConfig({ NODE_ENV: 'test', ...options.env });
   return createApp(registry, config, {
     log,
-    feedback: createFeedbackStore(),
+    ...memoryStorage(),
     fetcher: (request, templates) => fetchPrefetchKeys(request, templates, config.fhir),
     app: { dir: options.appDir, now: () => options.now },
   });
