@@ -21,6 +21,10 @@ export interface Config {
   readonly fhir: FhirFetchSettings;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** Bearer token for GET /metrics; unset: /metrics is open (keep it off the public network). */
+  readonly opsToken?: string;
+  /** Longest a drain (SIGTERM/SIGINT) may take before remaining connections are cut. */
+  readonly shutdownGraceMs: number;
 }
 
 type Env = NodeJS.ProcessEnv;
@@ -70,6 +74,13 @@ function corsOrigins(env: Env, production: boolean): Config['corsOrigins'] {
   return list;
 }
 
+function opsToken(env: Env): { opsToken?: string } {
+  const raw = env.CDS_OPS_TOKEN?.trim();
+  if (!raw) return {};
+  if (raw.length < 16 || raw.length > 1024 || /\s/.test(raw)) throw new Error('CDS_OPS_TOKEN must be 16 to 1024 characters without spaces');
+  return { opsToken: raw };
+}
+
 export function readConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
@@ -86,6 +97,8 @@ export function readConfig(env: Env = process.env): Config {
     fhir: readFhirFetchSettings(env),
     headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
     requestTimeoutMs: integer(env, 'CDS_REQUEST_TIMEOUT_MS', 30_000, 1000, 300_000),
+    ...opsToken(env),
+    shutdownGraceMs: integer(env, 'CDS_SHUTDOWN_GRACE_MS', 20_000, 100, 600_000),
   };
   // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
   // for another service with the same paths could be replayed here.

@@ -9,19 +9,38 @@ import { loadRegistry } from './definitions/load';
 import { type Registry } from './definitions/types';
 import { createFeedbackStore } from './http/feedback';
 import { fetchPrefetchKeys } from './fhir/client';
+import type { HealthDeps } from './http/health';
+import { createMetrics, type Metrics } from './http/metrics';
+import type { Registry as PromRegistry } from 'prom-client';
 
 export interface Service {
   app: express.Express;
   registry: Registry;
+  metrics: Metrics;
 }
 
-export function buildService(config: Config, log: Logger): Service {
+/** What the process running the app adds: the drain flag, readiness checks, cluster-wide metrics collection. */
+export interface ServiceOptions {
+  health?: HealthDeps;
+  /** Builds GET /metrics' collector from this app's metrics registry (cluster mode: all workers'). */
+  metricsCollector?: (registry: PromRegistry) => () => Promise<{ contentType: string; text: string }>;
+}
+
+export function buildService(config: Config, log: Logger, options: ServiceOptions = {}): Service {
   const registry = loadRegistry(config.definitionsDir);
+  const metrics = createMetrics(registry);
   const app = createApp(registry, config, {
+    health: options.health,
+    metrics,
+    collectMetrics: options.metricsCollector?.(metrics.registry),
     log,
     feedback: createFeedbackStore(),
     verifier: config.auth.mode === 'jwt' ? createClientVerifier(config.auth, log) : undefined,
-    fetcher: (request, templates) => fetchPrefetchKeys(request, templates, config.fhir),
+    fetcher: async (request, templates) => {
+      const outcomes = await fetchPrefetchKeys(request, templates, config.fhir);
+      metrics.observeFallback(outcomes);
+      return outcomes;
+    },
   });
-  return { app, registry };
+  return { app, registry, metrics };
 }

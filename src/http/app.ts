@@ -15,6 +15,8 @@ import { createFeedbackValidator, type FeedbackStore, type FeedbackValidator } f
 import type { PrefetchFetcher } from '../fhir/prefetch';
 import { answerHookCall } from '../hook-call';
 import { createRequestValidator, type RequestValidator } from './hook-request';
+import { healthRouter, type HealthDeps } from './health';
+import { createMetrics, metricsHandler, type Metrics } from './metrics';
 
 export interface AppDeps {
   log: Logger;
@@ -26,6 +28,11 @@ export interface AppDeps {
   /** Request and feedback validators (compiled schemas); built for this app when not given. */
   requestValidator?: RequestValidator;
   feedbackValidator?: FeedbackValidator;
+  /** Readiness checks and the drain flag behind GET /health/ready. */
+  health?: HealthDeps;
+  /** This app's metrics (a fresh registry when not given) and, in cluster mode, how GET /metrics collects them. */
+  metrics?: Metrics;
+  collectMetrics?: () => Promise<{ contentType: string; text: string }>;
 }
 
 interface CallLog {
@@ -41,7 +48,7 @@ function callLog(res: Response): CallLog {
 const SERVICE_PATH = /^\/cds-services\/([^/]+)(?:\/feedback)?\/?$/;
 
 /** One log line per call: ids, status, duration, card topics, the client's iss/jti. Never bodies or tokens. */
-function accessLog(log: Logger, registry: Registry): RequestHandler {
+function accessLog(log: Logger, registry: Registry, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -49,6 +56,8 @@ function accessLog(log: Logger, registry: Registry): RequestHandler {
       // Calls rejected before their handler ran (401, 413, 415, unparseable JSON) still name the known service.
       const routed = SERVICE_PATH.exec(req.path)?.[1];
       if (call.service === undefined && routed !== undefined && registry.services.has(routed)) call.service = routed;
+      const durationS = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observeRequest(call.service, res.statusCode, durationS);
       const client = res.locals.client as { iss?: string; jti?: string } | undefined;
       log.info(
         {
@@ -57,7 +66,7 @@ function accessLog(log: Logger, registry: Registry): RequestHandler {
           service: call.service,
           hookInstance: call.hookInstance,
           status: res.statusCode,
-          durationMs: Number((Number(process.hrtime.bigint() - started) / 1e6).toFixed(2)),
+          durationMs: Number((durationS * 1000).toFixed(2)),
           topics: call.topics,
           iss: client?.iss,
           jti: client?.jti,
@@ -87,6 +96,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   if (config.auth.mode === 'jwt' && !deps.verifier) throw new Error('CDS_AUTH=jwt needs a client verifier');
   const requestValidator = deps.requestValidator ?? createRequestValidator();
   const feedbackValidator = deps.feedbackValidator ?? createFeedbackValidator();
+  const metrics = deps.metrics ?? createMetrics(registry);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.production ? 'loopback' : false);
@@ -102,7 +112,10 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
       maxAge: 600,
     }),
   );
-  app.use(accessLog(deps.log, registry));
+  // Before the access log and client auth: probes and scrapes carry no client JWT and would flood the call log.
+  app.use(healthRouter(deps.health ?? {}));
+  app.get('/metrics', metricsHandler(deps.collectMetrics ?? (async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() })), config.opsToken));
+  app.use(accessLog(deps.log, registry, metrics));
   if (deps.verifier) app.use(clientAuthMiddleware(deps.verifier, config.auth));
 
   const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: true });
@@ -139,7 +152,10 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     call.service = service.id;
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
+    const started = process.hrtime.bigint();
     const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
+    metrics.observeEvaluation(service.id, Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.observeCards(service.id, cards);
     if (failures.length) {
       deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
@@ -153,7 +169,9 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   }, requireJson, json, (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
-    deps.feedback.add(service.id, feedbackValidator.validateFeedback(req.body));
+    const items = feedbackValidator.validateFeedback(req.body);
+    deps.feedback.add(service.id, items);
+    metrics.observeFeedback(service.id, items);
     res.status(200).json({});
   });
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FhirResource } from 'fhir/r4';
 import type { ServiceDefinition } from '../../src/definitions/types';
 import { renderPrefetchTemplate } from '../../src/fhir/client';
-import { searchResources } from '../../demo/fhir-search';
+import { searchResources } from '../../src/fhir/search';
 import type { HookRequest } from '../../src/cds-hooks';
 
 export const FIXTURES = path.join(__dirname, '..', '..', 'fixtures');
