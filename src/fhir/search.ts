@@ -1,6 +1,6 @@
 // In-memory FHIR R4 read and search over a list of resources: the small, exact subset of search the
-// prefetch templates may use (clinical-rules §6). Shared by the demo FHIR server and the golden-test
-// runner, so both see what a real FHIR server would return for the same query.
+// prefetch templates may use (clinical-rules §6). Shared by the offline CLI (prefetch from a bundle), the demo FHIR
+// server and the golden-test runner, so all see what a real FHIR server would return for the same query.
 import type { Bundle, BundleEntry, BundleLink, CodeableConcept, Coding, FhirResource, OperationOutcome, Period } from 'fhir/r4';
 import { operationOutcome, type IssueInput } from '../errors';
 

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 // A connection idle this long while draining is closed. Short enough to finish quickly, long enough that a client
 // that just received an answer and is writing its next request on the same connection gets `Connection: close`
 // rather than a closed socket.
-export const DRAIN_IDLE_MS = 500;
+export const DRAIN_IDLE_MS = 2000;
 
 export interface Drain {
   isDraining(): boolean;
