@@ -11,15 +11,17 @@ export interface HealthDeps {
   readinessChecks?: readonly ReadinessCheck[];
   /** True once a drain has begun (SIGTERM/SIGINT). */
   isDraining?: () => boolean;
+  /** Budget of each check (default READINESS_TIMEOUT_MS). */
+  readinessTimeoutMs?: number;
 }
 
 // A probe must answer well within a Kubernetes probe timeout (1 s by default) even when a dependency hangs.
 export const READINESS_TIMEOUT_MS = 800;
 
-async function passes(check: ReadinessCheck): Promise<boolean> {
+async function passes(check: ReadinessCheck, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), READINESS_TIMEOUT_MS);
+    timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
     return (await Promise.race([check().then((ok) => ok === true, () => false), timeout])) === true;
@@ -30,7 +32,7 @@ async function passes(check: ReadinessCheck): Promise<boolean> {
 
 export async function isReady(deps: HealthDeps): Promise<boolean> {
   if (deps.isDraining?.()) return false;
-  const results = await Promise.all((deps.readinessChecks ?? []).map(passes));
+  const results = await Promise.all((deps.readinessChecks ?? []).map((c) => passes(c, deps.readinessTimeoutMs ?? READINESS_TIMEOUT_MS)));
   return results.every(Boolean);
 }
 
