@@ -24,6 +24,7 @@ export interface ServiceOptions {
   health?: HealthDeps;
   /** Builds GET /metrics' collector from this app's metrics registry (cluster mode: all workers'). */
   metricsCollector?: (registry: PromRegistry) => () => Promise<{ contentType: string; text: string }>;
+  clock?: () => number;
 }
 
 export function buildService(config: Config, log: Logger, options: ServiceOptions = {}): Service {
@@ -31,6 +32,7 @@ export function buildService(config: Config, log: Logger, options: ServiceOption
   const metrics = createMetrics(registry);
   const app = createApp(registry, config, {
     health: options.health,
+    clock: options.clock,
     metrics,
     collectMetrics: options.metricsCollector?.(metrics.registry),
     log,

@@ -33,6 +33,8 @@ export interface AppDeps {
   /** This app's metrics (a fresh registry when not given) and, in cluster mode, how GET /metrics collects them. */
   metrics?: Metrics;
   collectMetrics?: () => Promise<{ contentType: string; text: string }>;
+  /** The evaluation clock (ms since epoch); the demo pins it with DEMO_NOW. */
+  clock?: () => number;
 }
 
 interface CallLog {
@@ -153,7 +155,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
     const started = process.hrtime.bigint();
-    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
+    const { cards, failures } = await answerHookCall(service, req.body, (deps.clock ?? Date.now)(), { registry, requestValidator, fetcher: deps.fetcher });
     metrics.observeEvaluation(service.id, Number(process.hrtime.bigint() - started) / 1e9);
     metrics.observeCards(service.id, cards);
     if (failures.length) {
