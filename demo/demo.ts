@@ -28,6 +28,8 @@ export interface DemoHandle {
   cases: Map<string, DemoCase>;
   /** The demo's day: DEMO_NOW, or the start-up time. */
   now: number;
+  /** True when client JWTs are not verified (the demo's default). */
+  authOff: boolean;
   close(): Promise<void>;
 }
 
@@ -123,6 +125,7 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
     sandboxUrls: patientIds.map((id) => buildSandboxUrl(fhirUrl, id, discoveryUrl)),
     cases,
     now,
+    authOff: config.auth.mode === 'off',
     close: async () => {
       await Promise.all([closeServer(cdsServer), closeServer(fhirServer)]);
     },
@@ -147,6 +150,7 @@ async function runDemo(): Promise<void> {
     '',
     `CDS service discovery: ${demo.discoveryUrl}`,
     `Demo FHIR R4 server:   ${demo.fhirUrl}  (${demo.patientIds.length} synthetic patients, read-only)`,
+    ...(demo.authOff ? ['Client JWTs are NOT verified (CDS_AUTH=off): development only.'] : []),
     '',
     `Each patient's dates are shifted so that its golden case's day is ${new Date(demo.now).toISOString().slice(0, 10)}${process.env.DEMO_NOW ? ' (DEMO_NOW, also the service clock)' : ' (today)'}.`,
     'Open one of these in a browser on this machine (CDS Hooks sandbox, Patient View; Rx View / Rx Sign for the order hooks):',
