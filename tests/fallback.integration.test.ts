@@ -11,6 +11,7 @@ import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
 import { type Registry } from '../src/definitions/types';
 import { startDemo, type DemoHandle } from '../demo/demo';
+import { demoCases } from '../demo/fixture-clock';
 import { createDemoFhirApp, loadFixturePatients } from '../demo/demo-fhir-server';
 import { createFeedbackStore } from '../src/http/feedback';
 import { fetchPrefetchKeys, type FhirFetchSettings } from '../src/fhir/client';
@@ -219,7 +220,11 @@ describe('npm run demo (startDemo)', () => {
   });
 
   it('serves discovery and the fixture patients, and its sandbox links work as the sandbox would use them', async () => {
-    demo = await startDemo({ NODE_ENV: 'test', PORT: '0', DEMO_FHIR_PORT: '0' }, createLogger({ level: 'silent' }));
+    // A patient-view case with cards that is its patient's demo case; DEMO_NOW at its `now` pins both servers' day.
+    const chosen = demoCases(path.join(FIXTURES, 'cases'));
+    const c = cases.find((x) => x.service === 'iph-patient-view' && (x.data.expect.cards?.length ?? 0) > 0 && chosen.get(x.data.patient ?? '')?.name === x.name);
+    if (!c) throw new Error('no patient-view case with cards');
+    demo = await startDemo({ NODE_ENV: 'test', PORT: '0', DEMO_FHIR_PORT: '0', DEMO_NOW: c.data.now }, createLogger({ level: 'silent' }));
 
     const patientFiles = fs.readdirSync(path.join(FIXTURES, 'patients')).filter((f) => f.endsWith('.json'));
     expect([...demo.patientIds].sort()).toEqual(patientFiles.map((f) => f.replace(/\.json$/, '')).sort());
@@ -231,8 +236,6 @@ describe('npm run demo (startDemo)', () => {
     expect(ids).toEqual([...registry.services.keys()].sort());
 
     // Follow one link the way the sandbox does: patient from fhirServiceUrl, hook call with fhirServer and no token.
-    const c = cases.find((x) => x.service === 'iph-patient-view' && (x.data.expect.cards?.length ?? 0) > 0);
-    if (!c) throw new Error('no patient-view case with cards');
     const link = demo.sandboxUrls.find((u) => new URL(u).searchParams.get('patientId') === c.data.patient);
     if (!link) throw new Error(`no sandbox link for ${String(c.data.patient)}`);
     const params = new URL(link).searchParams;
@@ -246,9 +249,8 @@ describe('npm run demo (startDemo)', () => {
     expect(patient.headers.get('access-control-allow-origin')).toBe('*');
 
     const body = requestWithoutPrefetch(c, fhirServiceUrl, undefined);
-    jest.useFakeTimers({ now: new Date(c.data.now), doNotFake: [...ONLY_DATE] });
+    // No fake clock: the demo's service evaluates at DEMO_NOW.
     const res = await postHook(demo.discoveryUrl.replace(/\/cds-services$/, ''), c.service, body);
-    jest.useRealTimers();
     expect(compareWithExpected(c.data, res.status, res.body)).toEqual([]);
   });
 });
