@@ -284,3 +284,14 @@ describe('NODE_ENV=production', () => {
     expect(readConfig(production({ CDS_FHIR_ALLOWED_SERVERS: 'https://fhir.example.org/r4' })).fhir.allowedServers).toEqual(['https://fhir.example.org/r4']);
   });
 });
+
+describe('operations settings', () => {
+  it('reads CDS_OPS_TOKEN (16+ characters, no spaces) and CDS_SHUTDOWN_GRACE_MS', () => {
+    expect(readConfig({}).opsToken).toBeUndefined();
+    expect(readConfig({}).shutdownGraceMs).toBe(20_000);
+    expect(readConfig({ CDS_OPS_TOKEN: 'a-long-enough-token', CDS_SHUTDOWN_GRACE_MS: '5000' })).toMatchObject({ opsToken: 'a-long-enough-token', shutdownGraceMs: 5000 });
+    expect(() => readConfig({ CDS_OPS_TOKEN: 'short' })).toThrow(/CDS_OPS_TOKEN must be 16 to 1024 characters/);
+    expect(() => readConfig({ CDS_OPS_TOKEN: 'has a space in it ok' })).toThrow(/CDS_OPS_TOKEN/);
+    expect(() => readConfig({ CDS_SHUTDOWN_GRACE_MS: 'soon' })).toThrow(/CDS_SHUTDOWN_GRACE_MS must be a whole number/);
+  });
+});
