@@ -5,7 +5,7 @@ import path from 'node:path';
 import express, { type Request, type Response } from 'express';
 import type { Bundle, CapabilityStatement, FhirResource } from 'fhir/r4';
 import { errorMiddleware, operationOutcome } from '../src/errors';
-import { searchParamsOf, searchResources, type SearchParamName, type SearchResult } from './fhir-search';
+import { searchParamsOf, searchResources, type SearchParamName, type SearchResult } from '../src/fhir/search';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const DEFAULT_PAGE_SIZE = 50;

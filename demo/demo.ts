@@ -10,6 +10,8 @@ import { buildService } from '../src/service';
 import { readConfig } from '../src/config';
 import { DefinitionsError, formatIssue } from '../src/definitions/issues';
 import { createDemoFhirApp, loadFixturePatients } from './demo-fhir-server';
+import { demoCases, shiftDays, shiftResourceDates, type DemoCase } from './fixture-clock';
+import { patientOf } from '../src/cli/input';
 import { createLogger } from '../src/logger';
 import { PROJECT_ROOT } from '../src/project-root';
 
@@ -22,6 +24,12 @@ export interface DemoHandle {
   fhirUrl: string;
   patientIds: string[];
   sandboxUrls: string[];
+  /** The golden case each patient's dates were shifted for (its `now` falls on the demo's day). */
+  cases: Map<string, DemoCase>;
+  /** The demo's day: DEMO_NOW, or the start-up time. */
+  now: number;
+  /** True when client JWTs are not verified (the demo's default). */
+  authOff: boolean;
   close(): Promise<void>;
 }
 
@@ -76,9 +84,16 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
   const fhirPort = readPort(env, 'DEMO_FHIR_PORT', 8081);
   const fixturesDir = env.DEMO_FIXTURES_DIR?.trim() || path.join(PROJECT_ROOT, 'fixtures', 'patients');
 
-  const service = await buildService(config, log);
+  const pinned = env.DEMO_NOW?.trim();
+  const now = pinned ? Date.parse(pinned) : Date.now();
+  if (!Number.isFinite(now) || (pinned !== undefined && !/^\d{4}-\d{2}-\d{2}/.test(pinned))) throw new Error(`DEMO_NOW must be an ISO date like 2026-06-15T12:00:00Z, got "${pinned}"`);
+  const service = await buildService(config, log, pinned ? { clock: () => now } : {});
   const cdsApp = service.app;
-  const resources = loadFixturePatients(fixturesDir);
+  const cases = demoCases(env.DEMO_CASES_DIR?.trim() || path.join(PROJECT_ROOT, 'fixtures', 'cases'));
+  const resources = loadFixturePatients(fixturesDir).map((r) => {
+    const c = cases.get(patientOf(r) ?? '');
+    return c ? shiftResourceDates(r, shiftDays(c.now, now)) : r;
+  });
   const patientIds = resources.filter((r) => r.resourceType === 'Patient').map((r) => r.id ?? '').filter((id) => id !== '');
 
   const fhirRoot = express();
@@ -115,6 +130,9 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
     fhirUrl,
     patientIds,
     sandboxUrls: patientIds.map((id) => buildSandboxUrl(fhirUrl, id, discoveryUrl)),
+    cases,
+    now,
+    authOff: config.auth.mode === 'off',
     close: async () => {
       await Promise.all([closeServer(cdsServer), closeServer(fhirServer)]);
       await service.close();
@@ -140,9 +158,15 @@ async function runDemo(): Promise<void> {
     '',
     `CDS service discovery: ${demo.discoveryUrl}`,
     `Demo FHIR R4 server:   ${demo.fhirUrl}  (${demo.patientIds.length} synthetic patients, read-only)`,
+    ...(demo.authOff ? ['Client JWTs are NOT verified (CDS_AUTH=off): development only.'] : []),
     '',
+    `Each patient's dates are shifted so that its golden case's day is ${new Date(demo.now).toISOString().slice(0, 10)}${process.env.DEMO_NOW ? ' (DEMO_NOW, also the service clock)' : ' (today)'}.`,
     'Open one of these in a browser on this machine (CDS Hooks sandbox, Patient View; Rx View / Rx Sign for the order hooks):',
-    ...demo.sandboxUrls,
+    ...demo.patientIds.flatMap((id, i) => {
+      const c = demo.cases.get(id);
+      const expected = c ? (c.expected.length ? c.expected.map((e) => (e.indicator ? `${e.topic} [${e.indicator}]` : e.topic)).join(', ') : 'no cards') : 'no golden case';
+      return [`${id}  ${c ? `${c.service}/${c.name}` : ''}: ${expected}`, `  ${demo.sandboxUrls[i] ?? ''}`];
+    }),
     '',
     'SMART work-up app (hemoglobin/ferritin chart and exclusion checklist), standalone launch per patient:',
     ...demo.patientIds.map((id) => `${demo.discoveryUrl.replace(/\/cds-services$/, '')}/app/launch.html?${new URLSearchParams({ iss: demo.fhirUrl, patient: id }).toString()}`),

@@ -37,6 +37,8 @@ export interface Config {
   readonly evalQueue: number;
   /** Heap limit of each evaluation thread, in MB. */
   readonly evalHeapMb: number;
+  /** Longest a drain (SIGTERM/SIGINT) may take before remaining connections are cut. */
+  readonly shutdownGraceMs: number;
 }
 
 type Env = NodeJS.ProcessEnv;
@@ -90,8 +92,6 @@ function fhirpathEngine(env: Env): Config['fhirpathEngine'] {
   const raw = env.CDS_FHIRPATH_ENGINE?.trim() || 'compiled';
   if (raw !== 'compiled' && raw !== 'reference') throw new Error(`CDS_FHIRPATH_ENGINE must be compiled or reference, got "${raw}"`);
   return raw;
-}
-
 export function readConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
@@ -118,6 +118,7 @@ export function readConfig(env: Env = process.env): Config {
     evalTimeoutMs: integer(env, 'CDS_EVAL_TIMEOUT_MS', 5000, 100, 600_000),
     evalQueue: integer(env, 'CDS_EVAL_QUEUE', 64, 0, 100_000),
     evalHeapMb: integer(env, 'CDS_EVAL_HEAP_MB', 512, 64, 65_536),
+    shutdownGraceMs: integer(env, 'CDS_SHUTDOWN_GRACE_MS', 20_000, 100, 600_000),
   };
   // The deadline must leave the FHIR fallback its whole budget, or every fallback that uses it would end in 503.
   if (config.evalTimeoutMs <= config.fhir.budgetMs) {

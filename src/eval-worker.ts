@@ -5,12 +5,14 @@ import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
 import { silenceConsole } from './console-guard';
 import { loadRegistry } from './definitions/load';
+import type { FhirPathEngine } from './fhirpath/runtime';
 import { fetchPrefetchKeys, type FhirFetchSettings } from './fhir/client';
 import { createRequestValidator } from './http/hook-request';
 import { runHookTask, type HookTask, type HookTaskDeps, type HookTaskResult } from './hook-task';
 
 export interface EvalWorkerData {
   definitionsDir: string;
+  engine?: FhirPathEngine;
   /** FHIR fallback settings; without them keys the client did not send are unavailable. */
   fhir?: FhirFetchSettings;
 }
@@ -26,7 +28,7 @@ silenceConsole(() => consoleWrites++);
 const data = workerData as EvalWorkerData;
 const fhir = data.fhir;
 const deps: HookTaskDeps = {
-  registry: loadRegistry(data.definitionsDir),
+  registry: loadRegistry(data.definitionsDir, data.engine),
   requestValidator: createRequestValidator(),
   fetcher: fhir ? (request, templates) => fetchPrefetchKeys(request, templates, fhir) : undefined,
 };

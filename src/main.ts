@@ -9,6 +9,8 @@ import { createServerEvaluator, type EvalPool } from './http/eval-pool';
 import { DefinitionsError, formatIssue } from './definitions/issues';
 import { loadRegistry } from './definitions/load';
 import { createLogger } from './logger';
+import { clusterMetricsCollector, serveClusterMetrics } from './cluster-metrics';
+import { createDrain, type Drain } from './http/drain';
 
 const AUTH_OFF_WARNING = 'CDS_AUTH=off: client JWTs are NOT verified. Anyone who can reach this port can call the services. Development only.';
 
@@ -41,10 +43,16 @@ async function start(): Promise<void> {
       exitOnStartupError(e);
     }
     log.info({ workers: config.workers }, 'starting workers');
+    serveClusterMetrics();
+    let stopping = false;
     const listening = new Set<number>();
     cluster.on('listening', (worker) => listening.add(worker.id));
     for (let i = 0; i < config.workers; i++) cluster.fork();
     cluster.on('exit', (worker, code, signal) => {
+      if (stopping) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+        return;
+      }
       if (!listening.has(worker.id)) {
         log.fatal({ pid: worker.process.pid, code, signal }, 'a worker failed before listening; stopping');
         process.exit(1);
@@ -53,13 +61,31 @@ async function start(): Promise<void> {
       log.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting a new one');
       cluster.fork();
     });
+    // Each worker drains itself; the primary only stops re-forking and waits (a little longer than the workers' grace).
+    const stopWorkers = (): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ graceMs: config.shutdownGraceMs }, 'draining workers');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+      setTimeout(() => {
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+        process.exit(1);
+      }, config.shutdownGraceMs + 1000).unref();
+    };
+    process.on('SIGTERM', stopWorkers);
+    process.on('SIGINT', stopWorkers);
     return;
   }
 
+  let drain: Drain | undefined;
   let service;
   let pool: EvalPool | undefined;
   try {
-    service = await buildService(config, log, { createEvaluator: () => (pool = createServerEvaluator(config, log)) });
+    service = await buildService(config, log, {
+      health: { isDraining: () => drain?.isDraining() ?? false },
+      ...(cluster.isWorker ? { metricsCollector: clusterMetricsCollector } : {}),
+      createEvaluator: (metrics) => (pool = createServerEvaluator(config, log, (id) => metrics.observeEvaluationTimeout(id))),
+    });
   } catch (e) {
     exitOnStartupError(e);
   }
@@ -84,7 +110,22 @@ async function start(): Promise<void> {
     pool?.start();
     log.info({ port: config.port, services: [...service.registry.services.keys()] }, `CDS Hooks discovery at http://localhost:${config.port}/cds-services`);
   });
-  const stop = () => server.close(() => void service.close().finally(() => process.exit(0)));
+  const draining = createDrain(server, config.shutdownGraceMs);
+  drain = draining;
+  const stop = (): void => {
+    if (draining.isDraining()) return;
+    log.info({ graceMs: config.shutdownGraceMs }, 'draining: readiness 503, finishing in-flight calls');
+    void draining
+      .drain()
+      .then(async (clean) => {
+        if (clean) log.info('drained; exiting');
+        else log.warn('grace period over; remaining connections cut');
+        await pool?.close();
+        await service.close();
+        return clean;
+      })
+      .then((clean) => process.exit(clean ? 0 : 1), () => process.exit(1));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -14,38 +14,58 @@ import { openStorage, startRetention } from './storage/open-storage';
 import { createPseudonymizer, resolvePseudonymKey } from './storage/patient-pseudonym';
 import type { Storage } from './storage/storage';
 import type { HookEvaluator } from './http/eval-pool';
+import type { HealthDeps } from './http/health';
+import { createMetrics, type Metrics } from './http/metrics';
+import type { Registry as PromRegistry } from 'prom-client';
 
 export interface Service {
   app: express.Express;
   registry: Registry;
   storage: Storage;
+  metrics: Metrics;
   /** Stops retention and closes the storage. */
   close(): Promise<void>;
 }
 
+/** What the process running the app adds: the drain flag, readiness checks, cluster-wide metrics, the evaluation pool. */
 export interface ServiceOptions {
+  health?: HealthDeps;
+  /** Builds GET /metrics' collector from this app's metrics registry (cluster mode: all workers'). */
+  metricsCollector?: (registry: PromRegistry) => () => Promise<{ contentType: string; text: string }>;
+  clock?: () => number;
   /** Where hook calls run, created once the definitions have loaded: the server's thread pool; inline (no deadline) when absent. */
-  createEvaluator?: () => HookEvaluator;
+  createEvaluator?: (metrics: Metrics) => HookEvaluator;
 }
 
 export async function buildService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
   const registry = loadRegistry(config.definitionsDir, config.fhirpathEngine);
+  const metrics = createMetrics(registry);
   const pseudonymize = createPseudonymizer(resolvePseudonymKey(config.storage));
   const storage = await openStorage(config.storage);
   const replays = createReplayGuard(storage, config.storage.replayQuotaPerIssuer, log);
+  const storageReachable = () => storage.ping().then(() => true);
   const app = createApp(registry, config, {
+    health: { ...options.health, readinessChecks: [...(options.health?.readinessChecks ?? []), storageReachable] },
+    clock: options.clock,
+    metrics,
+    collectMetrics: options.metricsCollector?.(metrics.registry),
     log,
     storage,
     pseudonymize,
-    evaluator: options.createEvaluator?.(),
+    evaluator: options.createEvaluator?.(metrics),
     verifier: config.auth.mode === 'jwt' ? createClientVerifier(config.auth, log, replays) : undefined,
-    fetcher: (request, templates) => fetchPrefetchKeys(request, templates, config.fhir),
+    fetcher: async (request, templates) => {
+      const outcomes = await fetchPrefetchKeys(request, templates, config.fhir);
+      metrics.observeFallback(outcomes);
+      return outcomes;
+    },
   });
   const retention = startRetention(storage, config.storage.retentionDays, log);
   return {
     app,
     registry,
     storage,
+    metrics,
     async close() {
       retention.stop();
       await storage.close();

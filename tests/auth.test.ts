@@ -416,6 +416,17 @@ describe('client authentication: valid tokens', () => {
     expect(jwksFetches).toBe(0);
   });
 
+  it('answers an allowed jku from the entry\'s inline JWKS without fetching (the sandbox offline)', async () => {
+    const JKU = 'https://sandbox.example.org/.well-known/jwks.json';
+    const h = buildHarness({ ...jwtSettings(), clients: [{ iss: INLINE_ISS, jwks: { keys: [rs1.publicJwk] }, allowedJku: [JKU] }] });
+    // Net connect is off except loopback (beforeEach): a fetch of the jku would fail the call.
+    const token = await mint(SERVICE, { key: rs1, header: { jku: JKU } });
+    await call(h.app, { method: 'post', path: SERVICE }, bearer(token)).expect(200);
+    const other = await mint(SERVICE, { key: rs1, header: { jku: ATTACKER_JKU } });
+    await call(h.app, { method: 'post', path: SERVICE }, bearer(other)).expect(401);
+    expect(h.logLines.join('')).toContain('jku not allowed for this iss');
+  });
+
   it('honours the 60 s clock tolerance on exp and nbf', async () => {
     const h = buildHarness(jwtSettings());
     const justExpired = await mint(SERVICE, { claims: { iat: nowS() - 300, exp: nowS() - 30 } });

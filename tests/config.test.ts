@@ -319,3 +319,14 @@ describe('NODE_ENV=production', () => {
     expect(readConfig(production({ CDS_FHIR_ALLOWED_SERVERS: 'https://fhir.example.org/r4' })).fhir.allowedServers).toEqual(['https://fhir.example.org/r4']);
   });
 });
+
+describe('operations settings', () => {
+  it('reads CDS_OPS_TOKEN (32+ printable characters) and CDS_SHUTDOWN_GRACE_MS', () => {
+    expect(readConfig({}).ops.token).toBeUndefined();
+    expect(readConfig({}).shutdownGraceMs).toBe(20_000);
+    expect(readConfig({ CDS_OPS_TOKEN: 'a-long-enough-token-of-32-characters', CDS_SHUTDOWN_GRACE_MS: '5000' })).toMatchObject({ ops: { token: 'a-long-enough-token-of-32-characters' }, shutdownGraceMs: 5000 });
+    expect(() => readConfig({ CDS_OPS_TOKEN: 'short' })).toThrow(/CDS_OPS_TOKEN must be 32 to 512/);
+    expect(() => readConfig({ CDS_OPS_TOKEN: 'has a space in it ok' })).toThrow(/CDS_OPS_TOKEN/);
+    expect(() => readConfig({ CDS_SHUTDOWN_GRACE_MS: 'soon' })).toThrow(/CDS_SHUTDOWN_GRACE_MS must be a whole number/);
+  });
+});

@@ -14,7 +14,7 @@ import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { prefetchProblem, resolvePrefetch, type KeyFetchOutcome, type PrefetchFetcher } from '../src/fhir/prefetch';
 import { renderPrefetchTemplate } from '../src/fhir/client';
-import { searchResources } from '../demo/fhir-search';
+import { searchResources } from '../src/fhir/search';
 import { buildRequest, loadPatientResources, type GoldenCase } from './helpers/golden';
 
 type Json = Record<string, unknown>;

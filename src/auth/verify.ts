@@ -132,7 +132,9 @@ export function createClientVerifier(settings: AuthSettings, log: Logger, replay
       if (typeof header.jku !== 'string' || !(client.allowedJku ?? []).includes(header.jku)) {
         throw new AuthFailure('jku not allowed for this iss');
       }
-      getKey = remoteSet(header.jku);
+      // An entry with inline keys answers for its allowed jku URLs itself: no fetch, so a signed client (the
+      // sandbox) can be verified on a machine without internet access.
+      getKey = localSets.get(client.iss) ?? remoteSet(header.jku);
     } else if (client.jwksUrl) {
       getKey = remoteSet(client.jwksUrl);
     } else {

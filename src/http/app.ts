@@ -20,6 +20,8 @@ import { createRequestValidator, type RequestValidator } from './hook-request';
 import { createAppRoutes, publicBase } from './app-routes';
 import { declaredLengthLimit } from './body-limit';
 import { createInlineEvaluator, type HookEvaluator } from './eval-pool';
+import { healthRouter, type HealthDeps } from './health';
+import { createMetrics, metricsHandler, type Metrics } from './metrics';
 
 export interface AppDeps {
   log: Logger;
@@ -38,6 +40,13 @@ export interface AppDeps {
   app?: { dir?: string; now?: () => number };
   /** Where hook calls are evaluated (the server's thread pool); inline on this thread when not given. */
   evaluator?: HookEvaluator;
+  /** Readiness checks and the drain flag behind GET /health/ready. */
+  health?: HealthDeps;
+  /** This app's metrics (a fresh registry when not given) and, in cluster mode, how GET /metrics collects them. */
+  metrics?: Metrics;
+  collectMetrics?: () => Promise<{ contentType: string; text: string }>;
+  /** The evaluation clock (ms since epoch); the demo pins it with DEMO_NOW. */
+  clock?: () => number;
 }
 
 interface CallLog {
@@ -53,7 +62,7 @@ function callLog(res: Response): CallLog {
 const SERVICE_PATH = /^\/cds-services\/([^/]+)(?:\/feedback)?\/?$/;
 
 /** One log line per call: ids, status, duration, card topics, the client's iss/jti. Never bodies or tokens. */
-function accessLog(log: Logger, registry: Registry): RequestHandler {
+function accessLog(log: Logger, registry: Registry, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -63,6 +72,8 @@ function accessLog(log: Logger, registry: Registry): RequestHandler {
       // Calls rejected before their handler ran (401, 413, 415, unparseable JSON) still name the known service.
       const routed = SERVICE_PATH.exec(path)?.[1];
       if (call.service === undefined && routed !== undefined && registry.services.has(routed)) call.service = routed;
+      const durationS = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observeRequest(call.service, res.statusCode, durationS);
       const client = res.locals.client as { iss?: string; jti?: string } | undefined;
       log.info(
         {
@@ -71,7 +82,7 @@ function accessLog(log: Logger, registry: Registry): RequestHandler {
           service: call.service,
           hookInstance: call.hookInstance,
           status: res.statusCode,
-          durationMs: Number((Number(process.hrtime.bigint() - started) / 1e6).toFixed(2)),
+          durationMs: Number((durationS * 1000).toFixed(2)),
           topics: call.topics,
           iss: client?.iss,
           jti: client?.jti,
@@ -102,6 +113,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   const requestValidator = deps.requestValidator ?? createRequestValidator();
   const feedbackValidator = deps.feedbackValidator ?? createFeedbackValidator();
   const evaluator = deps.evaluator ?? createInlineEvaluator({ registry, requestValidator, fetcher: deps.fetcher });
+  const metrics = deps.metrics ?? createMetrics(registry);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.production ? 'loopback' : false);
@@ -117,7 +129,10 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
       maxAge: 600,
     }),
   );
-  app.use(accessLog(deps.log, registry));
+  // Before the access log and client auth: probes and scrapes carry no client JWT and would flood the call log.
+  app.use(healthRouter(deps.health ?? {}));
+  app.get('/metrics', metricsHandler(deps.collectMetrics ?? (async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() })), config.ops.token));
+  app.use(accessLog(deps.log, registry, metrics));
   // The app's pages and API carry no CDS client JWT (a browser holds a SMART token instead), so they come before it.
   app.use('/app', createAppRoutes({ registry, fetcher: deps.fetcher, appDir: deps.app?.dir, now: deps.app?.now, publicUrl: config.auth.publicUrl, production: config.production }));
   const notFound: RequestHandler = (req, _res, next) => {
@@ -166,7 +181,8 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     const call = callLog(res);
     call.service = service.id;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const result = await evaluator.evaluate({ serviceId: service.id, body, now: Date.now(), baseUrl: publicBase(config.auth.publicUrl, req) });
+    const started = process.hrtime.bigint();
+    const result = await evaluator.evaluate({ serviceId: service.id, body, now: (deps.clock ?? Date.now)(), baseUrl: publicBase(config.auth.publicUrl, req) });
     call.hookInstance = result.hookInstance;
     const ids = { service: service.id, hookInstance: result.hookInstance };
     if (result.failures) deps.log.warn({ ...ids, failures: result.failures }, 'expressions failed on this record');
@@ -176,6 +192,8 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     if (result.error) throw Object.assign(new Error(result.error.message), { stack: `Error: ${result.error.message}\n${result.error.stack ?? ''}` });
     if (!('cards' in result)) throw new HttpError(result.status, result.issues, result.headers);
     const cards = await ledger.serve(service.id, { hookInstance: result.hookInstance ?? '', context: { patientId: result.patientId } }, result.cards);
+    metrics.observeEvaluation(service.id, Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.observeCards(service.id, cards);
     call.topics = cards.map((c) => c.source.topic.code);
     res.json({ cards });
   });
@@ -186,7 +204,9 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   }, requireJson, lengthLimit, json, async (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
-    await feedback.record(service.id, feedbackValidator.validateFeedback(req.body));
+    const items = feedbackValidator.validateFeedback(req.body);
+    await feedback.record(service.id, items);
+    metrics.observeFeedback(service.id, items);
     res.status(200).json({});
   });
 

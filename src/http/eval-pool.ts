@@ -7,6 +7,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { EvalWorkerData, PooledHookTask } from '../eval-worker';
 import type { Config } from '../config';
+import type { FhirPathEngine } from '../fhirpath/runtime';
 import type { FhirFetchSettings } from '../fhir/client';
 import { runHookTask, type HookTask, type HookTaskDeps, type HookTaskResult } from '../hook-task';
 import { errorMessage } from '../errors';
@@ -30,12 +31,15 @@ export interface EvalPoolOptions {
   /** Heap limit of each thread: a record that needs more kills only its thread. */
   heapMb: number;
   definitionsDir: string;
+  engine?: FhirPathEngine;
   fhir?: FhirFetchSettings;
   log: Pick<Logger, 'warn' | 'error'>;
   /** The thread entry point; defaults to the built eval-worker.js next to this module's folder. */
   filename?: string;
   /** Called when a thread starts a call (its deadline starts then), with the call's service and body size. */
   onStart?: (call: { serviceId: string; bytes: number }) => void;
+  /** Called when a call passed its deadline (its thread was replaced). */
+  onTimeout?: (serviceId: string) => void;
 }
 
 function unavailable(diagnostics: string, retryAfterS: number): HookTaskResult {
@@ -56,7 +60,7 @@ export interface EvalPool extends HookEvaluator {
 }
 
 export function createEvalPool(options: EvalPoolOptions): EvalPool {
-  const workerData: EvalWorkerData = { definitionsDir: options.definitionsDir, fhir: options.fhir };
+  const workerData: EvalWorkerData = { definitionsDir: options.definitionsDir, engine: options.engine, fhir: options.fhir };
   let pool: Piscina | undefined;
   const start = (): Piscina => {
     if (pool) return pool;
@@ -96,6 +100,7 @@ export function createEvalPool(options: EvalPoolOptions): EvalPool {
         const durationMs = started === undefined ? 0 : Number((Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
         if (controller.signal.aborted) {
           options.log.warn({ service: task.serviceId, durationMs, timeoutMs: options.timeoutMs }, 'hook evaluation passed its deadline; its thread was replaced');
+          options.onTimeout?.(task.serviceId);
           return unavailable(`The evaluation did not finish within ${options.timeoutMs} ms; try again later`, retryAfterS);
         }
         if (/queue is at limit/i.test(errorMessage(e))) {
@@ -117,14 +122,16 @@ export function createEvalPool(options: EvalPoolOptions): EvalPool {
 }
 
 /** The server's pool, sized and limited by the configuration (CDS_EVAL_*), with the FHIR fallback in the threads. */
-export function createServerEvaluator(config: Config, log: EvalPoolOptions['log']): EvalPool {
+export function createServerEvaluator(config: Config, log: EvalPoolOptions['log'], onTimeout?: (serviceId: string) => void): EvalPool {
   return createEvalPool({
     threads: config.evalThreads,
     timeoutMs: config.evalTimeoutMs,
     maxQueue: config.evalQueue,
     heapMb: config.evalHeapMb,
     definitionsDir: config.definitionsDir,
+    engine: config.fhirpathEngine,
     fhir: config.fhir,
     log,
+    onTimeout,
   });
 }
