@@ -60,11 +60,11 @@ function indicatorOf(card: CardDefinition, evaluation: Evaluation): Card['indica
   return value === 'critical' || value === 'warning' ? value : 'info';
 }
 
-function renderActions(def: ActionDefinition, evaluation: Evaluation): Action[] {
+function renderActions(def: ActionDefinition, evaluation: Evaluation, bound: Record<string, unknown>): Action[] {
   if (def.when && !isTrue(evaluation.vars[def.when])) return [];
   const items: unknown[] = def.forEach ? ((evaluation.vars[def.forEach] as unknown[] | undefined) ?? []) : [undefined];
   return items.flatMap((item) => {
-    const extra: Record<string, unknown> = { ...structuredClone(def.with) };
+    const extra: Record<string, unknown> = { ...bound, ...structuredClone(def.with) };
     if (def.forEach) extra.item = [item];
     const evaluate = evaluator(evaluation, extra);
     const action: Action = { type: def.type, description: renderText(def.description, evaluate) || def.type };
@@ -89,9 +89,11 @@ function truncate(s: string, max: number): string {
 export function renderCard(card: CardDefinition, evaluation: Evaluation): Card {
   const evaluate = evaluator(evaluation);
   const suggestions: Suggestion[] = [];
+  // The card's bound variables (e.g. the priority and the reason of its orders), read once for every action.
+  const bound = Object.fromEntries(Object.entries(card.bind).map(([v, name]) => [v, evaluation.vars[name]]));
   for (const s of card.suggestions) {
     if (s.when && !isTrue(evaluation.vars[s.when])) continue;
-    const actions = s.actions.flatMap((a) => renderActions(a, evaluation));
+    const actions = s.actions.flatMap((a) => renderActions(a, evaluation, bound));
     if (actions.length === 0) continue;
     suggestions.push({ label: renderText(s.label, evaluate), uuid: randomUUID(), ...(s.isRecommended !== undefined ? { isRecommended: s.isRecommended } : {}), actions });
   }

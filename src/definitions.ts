@@ -72,6 +72,7 @@ export interface Coding3 {
 
 export interface CardDefinition {
   readonly topic: { code: string; display: string };
+  readonly bind: Readonly<Record<string, string>>;
   readonly when: string;
   readonly indicator: 'info' | 'warning' | 'critical' | { expression: string };
   readonly summary: CompiledText;
@@ -97,6 +98,9 @@ export interface ServiceDefinition {
   readonly prefetch: Readonly<Record<string, PrefetchKey>>;
   /** Library expressions first, then the service's own, in evaluation order. */
   readonly expressions: readonly NamedExpression[];
+  /** Named tables of the libraries used (variables of every evaluation). */
+  readonly tables: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+  readonly checklists: readonly ChecklistDefinition[];
   readonly cards: readonly CardDefinition[];
 }
 
@@ -126,15 +130,69 @@ const DRY_RUN_CONTEXT: Record<HookName, Record<string, unknown>> = {
   },
 };
 
+/** An expression: one string, or an array of lines (joined with line breaks) for long rules. */
+type RawExpression = string | string[];
+
 interface RawLibrary {
   name: string;
   description: string;
   prefetch?: Record<string, PrefetchKey>;
-  functions?: Record<string, string>;
-  expressions: Record<string, string>;
+  /** Named, unit-bearing thresholds ("15 'ug/L'"): FHIRPath literals, visible as %name to rules and card text. */
+  thresholds?: Record<string, string>;
+  /** Named tables (rows of plain JSON), visible as %name; a row's `valueSet` member must name a known value set. */
+  tables?: Record<string, Record<string, unknown>[]>;
+  checklists?: Record<string, RawChecklist>;
+  functions?: Record<string, RawExpression>;
+  expressions: Record<string, RawExpression>;
   templates?: Record<string, Record<string, unknown>>;
   suggestionSets?: Record<string, RawSuggestion[]>;
   cards?: RawCard[];
+}
+
+/**
+ * A checklist (e.g. the exclusion work-up): tests grouped into groups. The loader expands it into named
+ * expressions, inserted after the expression named `after` (see expandChecklist).
+ */
+interface RawChecklist {
+  label: string;
+  after: string;
+  /** FHIRPath templates per test: `{field}` is replaced by the test row's member (e.g. `{valueSet}`, `{window}`). */
+  results: string;
+  pending: string;
+  /** Text appended to a done test's result line (FHIRPath on the result, e.g. a flag for an abnormal result). */
+  flag: string;
+  tests: RawChecklistTest[];
+  groups: RawChecklistGroup[];
+}
+
+interface RawChecklistTest {
+  id: string;
+  label: string;
+  valueSet: string;
+  /** Name of a boolean expression: the test is only required when it holds (default: always). */
+  requiredWhen?: string;
+  [field: string]: unknown;
+}
+
+interface RawChecklistGroup {
+  id: string;
+  label: string;
+  tests: string[];
+}
+
+/** What the loader exposes of a checklist: its groups and tests and the names that hold their state per request. */
+export interface ChecklistDefinition {
+  readonly id: string;
+  readonly label: string;
+  readonly groups: readonly {
+    readonly id: string;
+    readonly label: string;
+    /** Boolean expressions: done, pending (every missing test pending), missing (neither). */
+    readonly names: { readonly done: string; readonly pending: string; readonly missing: string; readonly results: string };
+    readonly tests: readonly { readonly id: string; readonly label: string; readonly valueSet: string; readonly names: { readonly results: string; readonly pending: string; readonly needed: string } }[];
+  }[];
+  /** Collections of group labels / lines: done, pending, missing (a partial group with its missing tests), pending items. */
+  readonly names: { readonly doneLines: string; readonly pendingGroups: string; readonly missingGroups: string; readonly missingLines: string; readonly pendingItems: string };
 }
 
 interface RawSuggestion {
@@ -157,6 +215,8 @@ interface RawAction {
 
 interface RawCard {
   topic: { code: string; display: string };
+  /** Variables the card's action templates see: template variable -> expression name (e.g. priority, reason). */
+  bind?: Record<string, string>;
   when: string;
   indicator: CardDefinition['indicator'];
   summary: string;
@@ -177,7 +237,7 @@ interface RawService {
   usageRequirements?: string;
   prefetch?: Record<string, PrefetchKey>;
   uses?: string[];
-  expressions: Record<string, string>;
+  expressions: Record<string, RawExpression>;
   templates?: Record<string, Record<string, unknown>>;
   cards: RawCard[];
 }
@@ -277,8 +337,9 @@ function checkExpression(
     const vsArg = call.name === 'memberOf' ? 0 : call.name === 'from' ? 1 : -1;
     if (vsArg >= 0) {
       const ref = call.literals[vsArg];
-      if (ref === undefined) issues.push({ file, pointer, message: `${call.name}() needs a literal value-set url or name` });
-      else if (!valueSets.has(resolveValueSetUrl(ref))) issues.push({ file, pointer, message: `unknown value set "${ref}"` });
+      // memberOf(valueSet) over a table's rows: the rows' value sets are checked with the table.
+      if (ref === undefined && call.name === 'from') issues.push({ file, pointer, message: `${call.name}() needs a literal value-set url or name` });
+      else if (ref !== undefined && !valueSets.has(resolveValueSetUrl(ref))) issues.push({ file, pointer, message: `unknown value set "${ref}"` });
     }
     if (call.name === 'from') {
       const key = call.literals[0];
@@ -287,8 +348,12 @@ function checkExpression(
   }
 }
 
+function sourceOf(raw: RawExpression): string {
+  return Array.isArray(raw) ? raw.join('\n') : raw;
+}
+
 function compileNamed(
-  raw: Record<string, string>,
+  raw: Record<string, RawExpression>,
   file: string,
   scope: Scope,
   runtime: ExpressionRuntime,
@@ -297,7 +362,8 @@ function compileNamed(
   libraryFunctions: LibraryFunctions,
 ): NamedExpression[] {
   const out: NamedExpression[] = [];
-  for (const [name, source] of Object.entries(raw)) {
+  for (const [name, rawSource] of Object.entries(raw)) {
+    const source = sourceOf(rawSource);
     const pointer = `/expressions/${escapePointer(name)}`;
     if (scope.variables.has(name)) issues.push({ file, pointer, message: `name "${name}" is already defined (prefetch key, built-in or earlier expression)` });
     const before = issues.length;
@@ -351,6 +417,8 @@ function compileCards(
     if (topics.has(card.topic.code)) issues.push({ file, pointer: `${cp}/topic/code`, message: `topic "${card.topic.code}" is used by two cards (at most one card per topic)` });
     topics.add(card.topic.code);
     requireName(card.when, `${cp}/when`);
+    for (const [v, name] of Object.entries(card.bind ?? {})) requireName(name, `${cp}/bind/${escapePointer(v)}`);
+    const bound = Object.keys(card.bind ?? {});
     if (typeof card.indicator === 'object') requireName(card.indicator.expression, `${cp}/indicator/expression`);
     let rawSuggestions: RawSuggestion[] = [];
     if (typeof card.suggestions === 'string') {
@@ -365,7 +433,7 @@ function compileCards(
         const ap = `${sp}/actions/${ai}`;
         requireName(a.when, `${ap}/when`);
         requireName(a.forEach, `${ap}/forEach`);
-        const extra = [...Object.keys(a.with ?? {}), ...(a.forEach ? ['item'] : [])];
+        const extra = [...bound, ...Object.keys(a.with ?? {}), ...(a.forEach ? ['item'] : [])];
         let resourceSource: Record<string, unknown> | undefined = a.resource;
         if (a.template !== undefined) {
           resourceSource = templates.get(a.template);
@@ -395,6 +463,7 @@ function compileCards(
     });
     return {
       topic: card.topic,
+      bind: card.bind ?? {},
       when: card.when,
       indicator: card.indicator,
       summary: text(card.summary, `${cp}/summary`),
@@ -454,7 +523,8 @@ function defineLibraryFunctions(
 ): LibraryFunctions {
   const defined: LibraryFunctions = new Map();
   for (const { file, data } of libraries.values()) {
-    for (const [name, body] of Object.entries(data.functions ?? {})) {
+    for (const [name, rawBody] of Object.entries(data.functions ?? {})) {
+      const body = sourceOf(rawBody);
       const pointer = `/functions/${escapePointer(name)}`;
       if (runtime.functionNames.has(name) || defined.has(name)) {
         issues.push({ file, pointer, message: `function ${name}() already exists` });
@@ -481,6 +551,118 @@ function defineLibraryFunctions(
     }
   }
   return defined;
+}
+
+function camel(id: string): string {
+  return id.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function fhirpathString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * Expands a checklist into named expressions. Per test `t`: tResults, tPendingItems (from the checklist's templates),
+ * tPending, tRequired, tDone, tNeeded. Per group `g`: gGroupDone (every required test has a result), gGroupPending
+ * (not done, every required test done or pending), gGroupMissing (neither), gGroupPartial, gGroupMissingTests,
+ * gGroupResults. Per checklist `c`: cDoneGroups, cDoneLines, cPendingGroups, cMissingGroups, cMissingLines,
+ * cPendingItems.
+ */
+function expandChecklist(id: string, c: RawChecklist, file: string, issues: LoadIssue[]): { expressions: Record<string, string>; definition: ChecklistDefinition } {
+  const out: Record<string, string> = {};
+  const tests = new Map(c.tests.map((t) => [t.id, t]));
+  const fill = (template: string, row: RawChecklistTest, pointer: string) =>
+    template.replace(/\{([A-Za-z]+)\}/g, (m, field: string) => {
+      if (row[field] === undefined) {
+        issues.push({ file, pointer, message: `test "${row.id}" has no member "${field}" that the template uses` });
+        return m;
+      }
+      return String(row[field]);
+    });
+  c.tests.forEach((t, i) => {
+    const p = `/checklists/${id}/tests/${i}`;
+    out[`${t.id}Results`] = fill(c.results, t, p);
+    out[`${t.id}PendingItems`] = fill(c.pending, t, p);
+    out[`${t.id}Pending`] = `%${t.id}PendingItems.exists()`;
+    out[`${t.id}Required`] = t.requiredWhen ? `%${t.requiredWhen}` : 'true';
+    out[`${t.id}Done`] = `%${t.id}Results.exists()`;
+    out[`${t.id}Needed`] = `%${t.id}Required and %${t.id}Done.not() and %${t.id}Pending.not()`;
+  });
+  const groups = c.groups.map((g, gi) => {
+    const n = `${camel(g.id)}Group`;
+    const members = g.tests.flatMap((tid, ti) => {
+      const t = tests.get(tid);
+      if (!t) issues.push({ file, pointer: `/checklists/${id}/groups/${gi}/tests/${ti}`, message: `no test "${tid}" in this checklist` });
+      return t ? [t] : [];
+    });
+    const all = (f: (t: string) => string, op: string) => members.map((t) => `(${f(t.id)})`).join(` ${op} `) || 'true';
+    out[`${n}Done`] = all((t) => `%${t}Required.not() or %${t}Done`, 'and');
+    out[`${n}Pending`] = `%${n}Done.not() and ${all((t) => `%${t}Required.not() or %${t}Done or %${t}Pending`, 'and')}`;
+    out[`${n}Missing`] = `%${n}Done.not() and %${n}Pending.not()`;
+    out[`${n}Partial`] = `%${n}Missing and (${all((t) => `%${t}Required and (%${t}Done or %${t}Pending)`, 'or')})`;
+    out[`${n}MissingTests`] = members.map((t) => `iif(%${t.id}Needed, ${fhirpathString(t.label)}, {})`).join(' | ');
+    out[`${n}Results`] = members.map((t) => `%${t.id}Results.latest()`).join('.combine(') + ')'.repeat(Math.max(0, members.length - 1));
+    return { g, n, members };
+  });
+  const each = (f: (x: (typeof groups)[number]) => string) => groups.map(f).join(' | ') || '{}';
+  const label = (g: RawChecklistGroup) => fhirpathString(g.label);
+  out[`${id}DoneGroups`] = each(({ g, n }) => `iif(%${n}Done, ${label(g)}, {})`);
+  out[`${id}DoneLines`] = each(({ g, n }) => `iif(%${n}Done, ${label(g)} + ': ' + %${n}Results.select(evidence() + (${c.flag})).join('; '), {})`);
+  out[`${id}PendingGroups`] = each(({ g, n }) => `iif(%${n}Pending, ${label(g)}, {})`);
+  out[`${id}MissingGroups`] = each(({ g, n }) => `iif(%${n}Missing, ${label(g)}, {})`);
+  out[`${id}MissingLines`] = each(({ g, n }) => `iif(%${n}Missing, ${label(g)} + iif(%${n}Partial, ': ' + %${n}MissingTests.join(', ') + ' not found', ''), {})`);
+  out[`${id}PendingItems`] = c.tests.map((t) => `%${t.id}PendingItems`).join(' | ') || '{}';
+  const definition: ChecklistDefinition = {
+    id,
+    label: c.label,
+    groups: groups.map(({ g, n, members }) => ({
+      id: g.id,
+      label: g.label,
+      names: { done: `${n}Done`, pending: `${n}Pending`, missing: `${n}Missing`, results: `${n}Results` },
+      tests: members.map((t) => ({ id: t.id, label: t.label, valueSet: t.valueSet, names: { results: `${t.id}Results`, pending: `${t.id}PendingItems`, needed: `${t.id}Needed` } })),
+    })),
+    names: { doneLines: `${id}DoneLines`, pendingGroups: `${id}PendingGroups`, missingGroups: `${id}MissingGroups`, missingLines: `${id}MissingLines`, pendingItems: `${id}PendingItems` },
+  };
+  return { expressions: out, definition };
+}
+
+/**
+ * A library's named expressions in evaluation order: its thresholds first, then its expressions with each checklist's
+ * expansion inserted after the expression the checklist names.
+ */
+function libraryExpressions(lib: RawLibrary, file: string, issues: LoadIssue[]): { expressions: Record<string, RawExpression>; checklists: ChecklistDefinition[] } {
+  const expansions = new Map<string, Record<string, string>[]>();
+  const checklists: ChecklistDefinition[] = [];
+  for (const [id, c] of Object.entries(lib.checklists ?? {})) {
+    if (!(c.after in lib.expressions)) issues.push({ file, pointer: `/checklists/${id}/after`, message: `no expression named "${c.after}" in this library` });
+    const { expressions, definition } = expandChecklist(id, c, file, issues);
+    expansions.set(c.after, [...(expansions.get(c.after) ?? []), expressions]);
+    checklists.push(definition);
+  }
+  const out: Record<string, RawExpression> = { ...(lib.thresholds ?? {}) };
+  const put = (name: string, e: RawExpression, pointer: string) => {
+    if (name in out) issues.push({ file, pointer, message: `name "${name}" is defined twice (threshold, checklist or expression)` });
+    out[name] = e;
+  };
+  for (const [name, e] of Object.entries(lib.expressions)) {
+    put(name, e, `/expressions/${escapePointer(name)}`);
+    for (const x of expansions.get(name) ?? []) for (const [n, v] of Object.entries(x)) put(n, v, `/checklists`);
+  }
+  return { expressions: out, checklists };
+}
+
+/** Tables: rows whose `valueSet` names no known value set are issues (memberOf(valueSet) reads them). */
+function checkTables(lib: RawLibrary, file: string, valueSets: ValueSetIndex, issues: LoadIssue[]): void {
+  for (const [name, rows] of Object.entries(lib.tables ?? {})) {
+    rows.forEach((row, i) => {
+      if (typeof row.valueSet === 'string' && !valueSets.has(resolveValueSetUrl(row.valueSet))) issues.push({ file, pointer: `/tables/${name}/${i}/valueSet`, message: `unknown value set "${row.valueSet}"` });
+    });
+  }
+  for (const [id, c] of Object.entries(lib.checklists ?? {})) {
+    c.tests.forEach((t, i) => {
+      if (!valueSets.has(resolveValueSetUrl(t.valueSet))) issues.push({ file, pointer: `/checklists/${id}/tests/${i}/valueSet`, message: `unknown value set "${t.valueSet}"` });
+    });
+  }
 }
 
 /** Loads and checks every definition under `root`; returns the issues instead of throwing. */
@@ -519,6 +701,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
     libraries.set(lib.name, { file: f.file, data: lib });
   }
 
+  for (const { file, data } of libraries.values()) checkTables(data, file, valueSets, issues);
   const libraryFunctions = defineLibraryFunctions(libraries, runtime, valueSets, issues);
 
   const services = new Map<string, ServiceDefinition>();
@@ -539,7 +722,10 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
     const prefetchKeys = new Set(Object.keys(prefetch));
     const functions = new Map<string, ExpressionAnalysis>();
     for (const [name, def] of libraryFunctions) if (used.some((lib) => lib.data.name === def.library)) functions.set(name, def.analysis);
-    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable']), prefetchKeys, functions };
+    const tables: Record<string, Record<string, unknown>[]> = {};
+    for (const lib of used) Object.assign(tables, lib.data.tables ?? {});
+    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable', ...Object.keys(tables)]), prefetchKeys, functions };
+    const checklists: ChecklistDefinition[] = [];
     const expressions: NamedExpression[] = [];
     const templates = new Map<string, Record<string, unknown>>();
     const suggestionSets = new Map<string, RawSuggestion[]>();
@@ -550,7 +736,9 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       }
     };
     for (const lib of used) {
-      expressions.push(...compileNamed(lib.data.expressions, lib.file, scope, runtime, valueSets, issues, libraryFunctions));
+      const expanded = libraryExpressions(lib.data, lib.file, issues);
+      checklists.push(...expanded.checklists);
+      expressions.push(...compileNamed(expanded.expressions, lib.file, scope, runtime, valueSets, issues, libraryFunctions));
       define(templates, lib.data.templates, lib.file, 'templates');
       define(suggestionSets, lib.data.suggestionSets, lib.file, 'suggestionSets');
     }
@@ -574,6 +762,8 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       usageRequirements: raw.usageRequirements,
       prefetch,
       expressions,
+      tables,
+      checklists,
       cards,
     };
     if (issues.length === 0) dryRun(service, checks, valueSets, issues);

@@ -34,6 +34,7 @@ export function evaluateService(service: ServiceDefinition, request: HookRequest
   const scope: RequestScope = { now, index, referenceable: referenceableResources(request, index.keys as ReadonlyMap<string, Json[]>) };
   const initial: Record<string, unknown> = { unavailable: Object.keys(prefetch.unavailable) };
   for (const key of Object.keys(service.prefetch)) initial[key] = index.keys.get(key) ?? [];
+  for (const [name, rows] of Object.entries(service.tables)) initial[name] = rows;
   const vars = createVariables(scope, initial);
   const context = request.context as Json;
   const failures: { name: string; message: string }[] = [];

@@ -3,9 +3,9 @@
 // evaluation of named expressions in order.
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
-import { clinicalDateOf, completedMonths, parseFhirDate } from './clinical-time';
-import { describeValue } from './evidence';
-import { quantityIn, type QuantityLike } from './quantities';
+import { clinicalDateOf, completedMonths, isoDay, parseFhirDate } from './clinical-time';
+import { describeValue, formatNumber } from './evidence';
+import { quantityIn, ucumCodeOf, type QuantityLike } from './quantities';
 import type { RecordIndex } from './record-index';
 import { resolveValueSetUrl, type ValueSetIndex } from './terminology';
 
@@ -122,6 +122,28 @@ function isUsable(r: Json): boolean {
   }
 }
 
+interface MeasuredPoint {
+  t: number;
+  v: number;
+  node: unknown;
+}
+
+/** Dated results with a value convertible to `unit`, oldest first. */
+function measuredSeries(inputs: unknown[], unit: string, molarFactor?: number): MeasuredPoint[] {
+  const points: MeasuredPoint[] = [];
+  for (const n of inputs) {
+    const r = dataOf(n) as Json;
+    const t = r && typeof r === 'object' ? clinicalDateOf(r) : undefined;
+    const q = r?.valueQuantity as QuantityLike | undefined;
+    const v = q ? quantityIn(q, unit, molarFactor) : undefined;
+    if (t !== undefined && v !== undefined) points.push({ t, v, node: n });
+  }
+  return points.sort((a, b) => a.t - b.t);
+}
+
+/** Report text longer than this is not read for sentences (a report conclusion is a few lines). */
+const MAX_TEXT = 20_000;
+
 interface InvocationEntry {
   fn: (this: FpContext, inputs: unknown[], ...params: never[]) => unknown[];
   arity?: Record<number, string[]>;
@@ -217,32 +239,61 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       arity: { 1: ['String'] },
       internalStructures: true,
     },
-    // largestFall(days, unit[, molarFactor]): the largest decrease of a result value from an earlier result to a later
-    // one taken no more than `days` after it (a trend over a window, e.g. an acute hemoglobin drop); empty without a pair.
-    largestFall: {
-      fn(this: FpContext, inputs: unknown[], days: number, unit: string, molarFactor?: number) {
-        const points: { t: number; v: number }[] = [];
-        for (const n of inputs) {
-          const r = dataOf(n) as Json;
-          const t = r && typeof r === 'object' ? clinicalDateOf(r) : undefined;
-          const q = r?.valueQuantity as QuantityLike | undefined;
-          const v = q ? quantityIn(q, unit, molarFactor) : undefined;
-          if (t !== undefined && v !== undefined) points.push({ t, v });
-        }
-        points.sort((a, b) => a.t - b.t);
-        const span = days * 86_400_000;
-        let best: number | undefined;
+    // fallPair(spanDays, laterWithinDays, unit[, molarFactor]): the earlier and the later result of the largest fall
+    // between two results taken at most `spanDays` apart, the later one dated within the last `laterWithinDays` days
+    // (an acute hemoglobin drop); empty without a falling pair. The size is `valueIn()` of the two.
+    fallPair: {
+      fn(this: FpContext, inputs: unknown[], spanDays: number, laterWithinDays: number, unit: string, molarFactor?: number) {
+        const now = scopeOf(this).now;
+        const points = measuredSeries(inputs, unit, molarFactor);
+        const span = spanDays * 86_400_000;
+        const laterFrom = now - laterWithinDays * 86_400_000;
+        let best: { fall: number; earlier: unknown; later: unknown } | undefined;
         for (let j = 0; j < points.length; j++) {
-          const later = points[j] as { t: number; v: number };
+          const later = points[j] as MeasuredPoint;
+          if (later.t < laterFrom || later.t > now) continue;
           for (let i = j - 1; i >= 0; i--) {
-            const earlier = points[i] as { t: number; v: number };
+            const earlier = points[i] as MeasuredPoint;
             if (later.t - earlier.t > span) break;
-            if (earlier.t < later.t && (best === undefined || earlier.v - later.v > best)) best = earlier.v - later.v;
+            const fall = earlier.v - later.v;
+            if (earlier.t < later.t && fall > 0 && (best === undefined || fall > best.fall)) best = { fall, earlier: earlier.node, later: later.node };
           }
         }
-        return best === undefined ? [] : [Number(best.toPrecision(12))];
+        return best ? [best.earlier, best.later] : [];
       },
-      arity: { 2: ['Integer', 'String'], 3: ['Integer', 'String', 'Number'] },
+      arity: { 3: ['Integer', 'Integer', 'String'], 4: ['Integer', 'Integer', 'String', 'Number'] },
+      internalStructures: true,
+    },
+    // trendLine(label, unit[, molarFactor]): "label v1 (date) → v2 unit (date)" over the last 6 results with a usable
+    // value, oldest first, in the unit of the newest (clinical-rules §1 trend line); empty with no such result.
+    trendLine: {
+      fn(this: FpContext, inputs: unknown[], label: string, unit: string, molarFactor?: number) {
+        const all = measuredSeries(inputs, unit, molarFactor);
+        const points = all.slice(-6);
+        const newest = points[points.length - 1];
+        if (!newest) return [];
+        const shownUnit = ucumCodeOf((dataOf(newest.node) as Json).valueQuantity as QuantityLike) ?? unit;
+        const factor = quantityIn({ value: 1, code: unit, system: 'http://unitsofmeasure.org' }, shownUnit, molarFactor);
+        const parts = points.map((p, i) => {
+          const v = factor === undefined ? p.v : p.v * factor;
+          return `${formatNumber(v)}${i === points.length - 1 ? ` ${factor === undefined ? unit : shownUnit}` : ''} (${isoDay(p.t)})`;
+        });
+        return [`${label} ${parts.join(' → ')}`];
+      },
+      arity: { 2: ['String', 'String'], 3: ['String', 'String', 'Number'] },
+      internalStructures: true,
+    },
+    // sentences(): the sentences of a text (split after . ! ? followed by a space, and at line breaks), trimmed.
+    sentences: {
+      fn(this: FpContext, inputs: unknown[]) {
+        const out: string[] = [];
+        for (const n of inputs) {
+          const text = dataOf(n);
+          if (typeof text !== 'string') continue;
+          for (const s of text.slice(0, MAX_TEXT).split(/(?<=[.!?])\s+|\n+/)) if (s.trim()) out.push(s.trim());
+        }
+        return out;
+      },
       internalStructures: true,
     },
     // latestWhere(criteria): the newest dated item for which the criteria hold, testing newest first and stopping at

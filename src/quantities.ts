@@ -62,6 +62,9 @@ export function quantityIn(q: QuantityLike, targetUnit: string, molarFactor?: nu
   if (molarFactor !== undefined && from === 'mmol/L' && target !== 'mmol/L') {
     const toTarget = conversionFactor('g/dL', target);
     result = toTarget === null ? undefined : value * molarFactor * toTarget;
+  } else if (molarFactor !== undefined && target === 'mmol/L' && from !== 'mmol/L') {
+    const toMass = conversionFactor(from, 'g/dL');
+    result = toMass === null ? undefined : (value * toMass) / molarFactor;
   } else {
     const f = conversionFactor(from, target);
     result = f === null ? undefined : value * f;
