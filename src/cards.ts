@@ -91,7 +91,8 @@ export function renderCard(card: CardDefinition, evaluation: Evaluation): Card {
   const suggestions: Suggestion[] = [];
   // The card's bound variables (e.g. the priority and the reason of its orders), read once for every action.
   const bound = Object.fromEntries(Object.entries(card.bind).map(([v, name]) => [v, evaluation.vars[name]]));
-  for (const s of card.suggestions) {
+  const offered = card.suggestionsWhen === undefined || isTrue(evaluation.vars[card.suggestionsWhen]);
+  for (const s of offered ? card.suggestions : []) {
     if (s.when && !isTrue(evaluation.vars[s.when])) continue;
     const actions = s.actions.flatMap((a) => renderActions(a, evaluation, bound));
     if (actions.length === 0) continue;

@@ -73,6 +73,7 @@ export interface Coding3 {
 export interface CardDefinition {
   readonly topic: { code: string; display: string };
   readonly bind: Readonly<Record<string, string>>;
+  readonly suggestionsWhen?: string;
   readonly when: string;
   readonly indicator: 'info' | 'warning' | 'critical' | { expression: string };
   readonly summary: CompiledText;
@@ -156,21 +157,29 @@ interface RawLibrary {
 interface RawChecklist {
   label: string;
   after: string;
-  /** FHIRPath templates per test: `{field}` is replaced by the test row's member (e.g. `{valueSet}`, `{window}`). */
-  results: string;
-  pending: string;
-  /** Text appended to a done test's result line (FHIRPath on the result, e.g. a flag for an abnormal result). */
-  flag: string;
+  /**
+   * FHIRPath templates per test (a test row may carry its own): `{field}` is replaced by the test row's member (e.g.
+   * `{valueSet}`, `{window}`). `results`: the results that complete the test; `pending`: its pending orders and
+   * preliminary results; `flag`: text appended to a done result's line (FHIRPath on the result).
+   */
+  results?: string;
+  pending?: string;
+  flag?: string;
   tests: RawChecklistTest[];
-  groups: RawChecklistGroup[];
+  groups?: RawChecklistGroup[];
 }
 
 interface RawChecklistTest {
   id: string;
   label: string;
   valueSet: string;
-  /** Name of a boolean expression: the test is only required when it holds (default: always). */
+  /** FHIRPath: the test is only required when it holds (default: always). */
   requiredWhen?: string;
+  results?: string;
+  pending?: string;
+  flag?: string;
+  /** The state line's text when the test is neither done nor pending (default "not on record"). */
+  missingText?: string;
   [field: string]: unknown;
 }
 
@@ -192,7 +201,7 @@ export interface ChecklistDefinition {
     readonly tests: readonly { readonly id: string; readonly label: string; readonly valueSet: string; readonly names: { readonly results: string; readonly pending: string; readonly needed: string } }[];
   }[];
   /** Collections of group labels / lines: done, pending, missing (a partial group with its missing tests), pending items. */
-  readonly names: { readonly doneLines: string; readonly pendingGroups: string; readonly missingGroups: string; readonly missingLines: string; readonly pendingItems: string };
+  readonly names: { readonly doneLines: string; readonly pendingGroups: string; readonly missingGroups: string; readonly missingLines: string; readonly pendingItems: string; readonly stateLines: string };
 }
 
 interface RawSuggestion {
@@ -217,6 +226,8 @@ interface RawCard {
   topic: { code: string; display: string };
   /** Variables the card's action templates see: template variable -> expression name (e.g. priority, reason). */
   bind?: Record<string, string>;
+  /** Name of a boolean expression: the card offers its suggestions only when it holds (a shared set made inert). */
+  suggestionsWhen?: string;
   when: string;
   indicator: CardDefinition['indicator'];
   summary: string;
@@ -418,6 +429,7 @@ function compileCards(
     topics.add(card.topic.code);
     requireName(card.when, `${cp}/when`);
     for (const [v, name] of Object.entries(card.bind ?? {})) requireName(name, `${cp}/bind/${escapePointer(v)}`);
+    requireName(card.suggestionsWhen, `${cp}/suggestionsWhen`);
     const bound = Object.keys(card.bind ?? {});
     if (typeof card.indicator === 'object') requireName(card.indicator.expression, `${cp}/indicator/expression`);
     let rawSuggestions: RawSuggestion[] = [];
@@ -464,6 +476,7 @@ function compileCards(
     return {
       topic: card.topic,
       bind: card.bind ?? {},
+      suggestionsWhen: card.suggestionsWhen,
       when: card.when,
       indicator: card.indicator,
       summary: text(card.summary, `${cp}/summary`),
@@ -540,6 +553,11 @@ function defineLibraryFunctions(
         issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
         continue;
       }
+      // A body that calls another function reads that function's variables too: they are checked at the call sites.
+      for (const f of analysis.functions) {
+        const callee = defined.get(f)?.analysis;
+        for (const v of callee?.variables ?? []) if (!callee?.defined.has(v)) analysis.variables.add(v);
+      }
       checkExpression(body, { ...scope, variables: new Set([...analysis.variables]) }, runtime, valueSets, file, pointer, issues, defined);
       if (issues.length > before) continue;
       try {
@@ -562,11 +580,11 @@ function fhirpathString(s: string): string {
 }
 
 /**
- * Expands a checklist into named expressions. Per test `t`: tResults, tPendingItems (from the checklist's templates),
- * tPending, tRequired, tDone, tNeeded. Per group `g`: gGroupDone (every required test has a result), gGroupPending
+ * Expands a checklist into named expressions. Per test `t`: tResults, tPendingItems (from the templates),
+ * tPending, tRequired, tDone, tNeeded, tStateLine ("label: result line | pending line | missing text"). Per group `g`: gGroupDone (every required test has a result), gGroupPending
  * (not done, every required test done or pending), gGroupMissing (neither), gGroupPartial, gGroupMissingTests,
  * gGroupResults. Per checklist `c`: cDoneGroups, cDoneLines, cPendingGroups, cMissingGroups, cMissingLines,
- * cPendingItems.
+ * cPendingItems, cStateLines.
  */
 function expandChecklist(id: string, c: RawChecklist, file: string, issues: LoadIssue[]): { expressions: Record<string, string>; definition: ChecklistDefinition } {
   const out: Record<string, string> = {};
@@ -579,16 +597,27 @@ function expandChecklist(id: string, c: RawChecklist, file: string, issues: Load
       }
       return String(row[field]);
     });
+  const template = (t: RawChecklistTest, member: 'results' | 'pending' | 'flag', p: string): string => {
+    const source = t[member] ?? c[member];
+    if (source === undefined) {
+      issues.push({ file, pointer: p, message: `test "${t.id}" has no "${member}" template (and the checklist gives none)` });
+      return '{}';
+    }
+    return fill(source, t, p);
+  };
   c.tests.forEach((t, i) => {
     const p = `/checklists/${id}/tests/${i}`;
-    out[`${t.id}Results`] = fill(c.results, t, p);
-    out[`${t.id}PendingItems`] = fill(c.pending, t, p);
+    out[`${t.id}Results`] = template(t, 'results', p);
+    out[`${t.id}PendingItems`] = template(t, 'pending', p);
     out[`${t.id}Pending`] = `%${t.id}PendingItems.exists()`;
-    out[`${t.id}Required`] = t.requiredWhen ? `%${t.requiredWhen}` : 'true';
+    out[`${t.id}Required`] = t.requiredWhen ?? 'true';
     out[`${t.id}Done`] = `%${t.id}Results.exists()`;
     out[`${t.id}Needed`] = `%${t.id}Required and %${t.id}Done.not() and %${t.id}Pending.not()`;
+    out[`${t.id}StateLine`] =
+      `iif(%${t.id}Required, ${fhirpathString(t.label)} + ': ' + iif(%${t.id}Done, %${t.id}Results.latest().select(evidence() + (${template(t, 'flag', p)})).first(), ` +
+      `iif(%${t.id}Pending, %${t.id}PendingItems.evidence().join('; '), ${fhirpathString(t.missingText ?? 'not on record')})), {})`;
   });
-  const groups = c.groups.map((g, gi) => {
+  const groups = (c.groups ?? []).map((g, gi) => {
     const n = `${camel(g.id)}Group`;
     const members = g.tests.flatMap((tid, ti) => {
       const t = tests.get(tid);
@@ -612,6 +641,7 @@ function expandChecklist(id: string, c: RawChecklist, file: string, issues: Load
   out[`${id}MissingGroups`] = each(({ g, n }) => `iif(%${n}Missing, ${label(g)}, {})`);
   out[`${id}MissingLines`] = each(({ g, n }) => `iif(%${n}Missing, ${label(g)} + iif(%${n}Partial, ': ' + %${n}MissingTests.join(', ') + ' not found', ''), {})`);
   out[`${id}PendingItems`] = c.tests.map((t) => `%${t.id}PendingItems`).join(' | ') || '{}';
+  out[`${id}StateLines`] = c.tests.map((t) => `%${t.id}StateLine`).join(' | ') || '{}';
   const definition: ChecklistDefinition = {
     id,
     label: c.label,
@@ -621,7 +651,7 @@ function expandChecklist(id: string, c: RawChecklist, file: string, issues: Load
       names: { done: `${n}Done`, pending: `${n}Pending`, missing: `${n}Missing`, results: `${n}Results` },
       tests: members.map((t) => ({ id: t.id, label: t.label, valueSet: t.valueSet, names: { results: `${t.id}Results`, pending: `${t.id}PendingItems`, needed: `${t.id}Needed` } })),
     })),
-    names: { doneLines: `${id}DoneLines`, pendingGroups: `${id}PendingGroups`, missingGroups: `${id}MissingGroups`, missingLines: `${id}MissingLines`, pendingItems: `${id}PendingItems` },
+    names: { doneLines: `${id}DoneLines`, pendingGroups: `${id}PendingGroups`, missingGroups: `${id}MissingGroups`, missingLines: `${id}MissingLines`, pendingItems: `${id}PendingItems`, stateLines: `${id}StateLines` },
   };
   return { expressions: out, definition };
 }

@@ -23,7 +23,9 @@ export function formatNumber(n: number): string {
 export function formatQuantity(q: Json): string {
   const value = typeof q.value === 'number' ? formatNumber(q.value) : String(q.value ?? '?');
   const comparator = typeof q.comparator === 'string' ? q.comparator : '';
-  const unit = typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '';
+  const raw = typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '';
+  // UCUM's "u" prefix reads as micro in card text.
+  const unit = raw.replace(/^u(g|mol)\//, 'µ$1/').replace(/^mcg\//, 'µg/');
   return `${comparator}${value}${unit ? ` ${unit}` : ''}`;
 }
 

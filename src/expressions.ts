@@ -363,6 +363,28 @@ function buildInvocationTable(valueSets: ValueSetIndex): Record<string, Invocati
       arity: { 1: ['String'], 2: ['String', 'Number'] },
       internalStructures: true,
     },
+    // compareValue(threshold[, molarFactor]): -1, 0 or 1 as a result's value (or a quantity) is below, at or above a
+    // threshold quantity, compared in the threshold's unit (a unitless threshold compares the bare value); empty when
+    // the value cannot be converted. Lets rules name thresholds once (`compareValue(%ferritinLowFrom5y) < 0`).
+    compareValue: {
+      fn(this: FpContext, inputs: unknown[], threshold: unknown[], molarFactor?: number) {
+        const t = threshold[0];
+        const limit = t instanceof fpTypes.FP_Quantity ? { value: Number(t.value), unit: t.unit.replace(/^'|'$/g, '') } : typeof toPlain(t) === 'number' ? { value: toPlain(t) as number, unit: undefined } : undefined;
+        if (!limit) return [];
+        const out: number[] = [];
+        for (const n of inputs) {
+          let q: unknown = n instanceof fpTypes.FP_Quantity ? { value: Number(n.value), code: n.unit.replace(/^'|'$/g, ''), system: 'http://unitsofmeasure.org' } : dataOf(n);
+          if (q && typeof q === 'object' && (q as Json).resourceType) q = (q as Json).valueQuantity;
+          if (typeof q === 'number') q = { value: q };
+          if (!q || typeof q !== 'object') continue;
+          const v = limit.unit === undefined || limit.unit === '1' ? Number((q as Json).value) : quantityIn(q as QuantityLike, limit.unit, molarFactor);
+          if (v !== undefined && Number.isFinite(v)) out.push(Math.sign(Number((v - limit.value).toPrecision(12))));
+        }
+        return out;
+      },
+      arity: { 1: ['Any'], 2: ['Any', 'Number'] },
+      internalStructures: true,
+    },
     // medication(): the CodeableConcept of the drug a MedicationRequest orders (inline or referenced Medication).
     medication: {
       fn(this: FpContext, inputs: unknown[]) {
