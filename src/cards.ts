@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { TOPIC_SYSTEM, type ActionDefinition, type CardDefinition, type ServiceDefinition } from './definitions';
 import { errorMessage, toPlain, type CompiledExpression } from './expressions';
-import { isTrue, type Evaluation } from './evaluation';
+import { isTrue, layerVariables, type Evaluation } from './evaluation';
 import { renderText, renderValue, type Evaluate } from './templates';
 
 export interface Coding {
@@ -43,7 +43,7 @@ const SUMMARY_MAX = 139;
 
 function evaluator(evaluation: Evaluation, extra: Record<string, unknown> = {}): Evaluate {
   // The action's own variables sit in front of the evaluation's (prototype chain): no copy, and no lazy name is forced.
-  const vars = Object.keys(extra).length ? Object.assign(Object.create(evaluation.vars) as Record<string, unknown>, extra) : evaluation.vars;
+  const vars = Object.keys(extra).length ? layerVariables(evaluation.vars, extra) : evaluation.vars;
   return (expr: CompiledExpression) => {
     try {
       return expr.evaluate(evaluation.context, vars);

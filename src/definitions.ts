@@ -15,7 +15,7 @@ import {
   type CompiledExpression,
   type ExpressionRuntime,
 } from './expressions';
-import { evaluateService } from './evaluation';
+import { evaluateService, layerVariables } from './evaluation';
 import type { HookName, HookRequest } from './hook-request';
 import { compileText, compileValue, type CompiledText, type CompiledValue, type TemplateExpression } from './templates';
 import { buildValueSetIndex, resolveValueSetUrl, type ValueSetIndex } from './terminology';
@@ -156,7 +156,8 @@ interface RawLibrary {
  */
 interface RawChecklist {
   label: string;
-  after: string;
+  /** The expansion follows this expression (default: the library's last one). */
+  after?: string;
   /**
    * FHIRPath templates per test (a test row may carry its own): `{field}` is replaced by the test row's member (e.g.
    * `{valueSet}`, `{window}`). `results`: the results that complete the test; `pending`: its pending orders and
@@ -178,7 +179,9 @@ interface RawChecklistTest {
   results?: string;
   pending?: string;
   flag?: string;
-  /** The state line's text when the test is neither done nor pending (default "not on record"). */
+  /** FHIRPath: the state line of a done test, on its latest result (default: evidence() + flag). */
+  line?: string;
+  /** FHIRPath: the state line's text when the test is neither done nor pending (default 'not on record'). */
   missingText?: string;
   [field: string]: unknown;
 }
@@ -502,7 +505,7 @@ function dryRun(service: ServiceDefinition, checks: TemplateCheck[], valueSets: 
     if (named) issues.push({ file: named.file, pointer: named.pointer, message: `fails on an empty record: ${failure.message}` });
   }
   for (const check of checks) {
-    const vars = Object.assign(Object.create(evaluation.vars) as Record<string, unknown>, Object.fromEntries(check.extraVariables.map((v) => [v, []])));
+    const vars = layerVariables(evaluation.vars, Object.fromEntries(check.extraVariables.map((v) => [v, []])));
     try {
       check.expression.evaluate(context, vars);
     } catch (e) {
@@ -613,9 +616,10 @@ function expandChecklist(id: string, c: RawChecklist, file: string, issues: Load
     out[`${t.id}Required`] = t.requiredWhen ?? 'true';
     out[`${t.id}Done`] = `%${t.id}Results.exists()`;
     out[`${t.id}Needed`] = `%${t.id}Required and %${t.id}Done.not() and %${t.id}Pending.not()`;
+    const line = t.line ?? `evidence() + (${template(t, 'flag', p)})`;
     out[`${t.id}StateLine`] =
-      `iif(%${t.id}Required, ${fhirpathString(t.label)} + ': ' + iif(%${t.id}Done, %${t.id}Results.latest().select(evidence() + (${template(t, 'flag', p)})).first(), ` +
-      `iif(%${t.id}Pending, %${t.id}PendingItems.evidence().join('; '), ${fhirpathString(t.missingText ?? 'not on record')})), {})`;
+      `iif(%${t.id}Required, ${fhirpathString(t.label)} + ': ' + iif(%${t.id}Done, %${t.id}Results.latest().select(${line}).first(), ` +
+      `iif(%${t.id}Pending, %${t.id}PendingItems.evidence().join('; '), ${t.missingText ?? "'not on record'"})), {})`;
   });
   const groups = (c.groups ?? []).map((g, gi) => {
     const n = `${camel(g.id)}Group`;
@@ -660,13 +664,17 @@ function expandChecklist(id: string, c: RawChecklist, file: string, issues: Load
  * A library's named expressions in evaluation order: its thresholds first, then its expressions with each checklist's
  * expansion inserted after the expression the checklist names.
  */
+/** Anchor of the checklists expanded after every expression of their library. */
+const END = '\u0000end';
+
 function libraryExpressions(lib: RawLibrary, file: string, issues: LoadIssue[]): { expressions: Record<string, RawExpression>; checklists: ChecklistDefinition[] } {
   const expansions = new Map<string, Record<string, string>[]>();
   const checklists: ChecklistDefinition[] = [];
   for (const [id, c] of Object.entries(lib.checklists ?? {})) {
-    if (!(c.after in lib.expressions)) issues.push({ file, pointer: `/checklists/${id}/after`, message: `no expression named "${c.after}" in this library` });
+    if (c.after !== undefined && !(c.after in lib.expressions)) issues.push({ file, pointer: `/checklists/${id}/after`, message: `no expression named "${c.after}" in this library` });
     const { expressions, definition } = expandChecklist(id, c, file, issues);
-    expansions.set(c.after, [...(expansions.get(c.after) ?? []), expressions]);
+    const anchor = c.after ?? END;
+    expansions.set(anchor, [...(expansions.get(anchor) ?? []), expressions]);
     checklists.push(definition);
   }
   const out: Record<string, RawExpression> = { ...(lib.thresholds ?? {}) };
@@ -678,6 +686,7 @@ function libraryExpressions(lib: RawLibrary, file: string, issues: LoadIssue[]):
     put(name, e, `/expressions/${escapePointer(name)}`);
     for (const x of expansions.get(name) ?? []) for (const [n, v] of Object.entries(x)) put(n, v, `/checklists`);
   }
+  for (const x of expansions.get(END) ?? []) for (const [n, v] of Object.entries(x)) put(n, v, `/checklists`);
   return { expressions: out, checklists };
 }
 

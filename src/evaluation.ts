@@ -66,3 +66,13 @@ export function evaluateService(service: ServiceDefinition, request: HookRequest
 export function isTrue(value: unknown): boolean {
   return Array.isArray(value) && value.length === 1 && value[0] === true;
 }
+
+/**
+ * Variables layered in front of an evaluation's (prototype chain: no copy, no lazy name forced). Defined, not
+ * assigned: a layer may shadow a name the evaluation computes (a card's bound `priority` over the library default).
+ */
+export function layerVariables(vars: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const layered = Object.create(vars) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(extra)) Object.defineProperty(layered, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return layered;
+}

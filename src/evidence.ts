@@ -44,6 +44,10 @@ function interpretationCodes(o: Json): string {
   return codes.length ? ` (${codes.join(', ')})` : '';
 }
 
+function truncateText(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1).trimEnd()}…`;
+}
+
 const ORDER_STATES: Record<string, string> = { draft: 'drafted', active: 'ordered', 'on-hold': 'ordered' };
 
 /** The laboratory's reference range of a result, when it has one ("; reference range 0.5-1.0 mg/dL"). */
@@ -71,7 +75,7 @@ export function describeResource(r: Json): string {
       return `${conceptText(r.code) ?? 'Condition'}${date === undefined ? '' : ` (${isoDay(date)})`}`;
     case 'DiagnosticReport': {
       const conclusion = Array.isArray(r.conclusionCode) ? (r.conclusionCode as unknown[]).map(conceptText).filter(Boolean).join(', ') : '';
-      return `${conceptText(r.code) ?? 'Report'}${conclusion ? `: ${conclusion}` : typeof r.conclusion === 'string' ? `: ${r.conclusion}` : ''}${on}`;
+      return `${conceptText(r.code) ?? 'Report'}${conclusion ? `: ${conclusion}` : typeof r.conclusion === 'string' ? `: ${truncateText(r.conclusion, 200)}` : ''}${on}`;
     }
     case 'Procedure':
       return `${conceptText(r.code) ?? 'Procedure'}${on}`;
