@@ -2,7 +2,7 @@
 // render, serialise), and a per-expression breakdown of evaluateService obtained by running the same
 // evaluation loop over `service.expressions` with a clock around each expression.
 import { Worker } from 'node:worker_threads';
-import type { Registry, ServiceDefinition } from '../src/definitions';
+import type { Registry, ServiceDefinition } from '../src/definitions/types';
 import type { PassInput, PassMessage } from './pipeline-worker';
 import type { ServiceModules } from './service-modules';
 import { clock, median, msSince } from './stats';
@@ -51,7 +51,7 @@ async function runOnce(mods: ServiceModules, registry: Registry, service: Servic
   const t0 = clock();
   const parsed: unknown = JSON.parse(body);
   const t1 = clock();
-  const request = mods.request.validateHookRequest(service.hook, parsed);
+  const request = mods.request.createRequestValidator().validateHookRequest(service.hook, parsed);
   const t2 = clock();
   const prefetch = await mods.prefetch.resolvePrefetch(service, request);
   const t3 = clock();
@@ -164,7 +164,7 @@ export async function breakDownExpressions(
   const perName = new Map<string, number[]>();
   const indexTimes: number[] = [];
   for (let it = 0; it < iterations + 1; it++) {
-    const request = mods.request.validateHookRequest(service.hook, JSON.parse(body));
+    const request = mods.request.createRequestValidator().validateHookRequest(service.hook, JSON.parse(body));
     const prefetch = await mods.prefetch.resolvePrefetch(service, request);
     const now = Date.now();
     const t0 = clock();

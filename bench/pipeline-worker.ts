@@ -3,8 +3,8 @@
 // large chart) and still say where the time went.
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ServiceDefinition } from '../src/definitions';
-import type { Evaluation } from '../src/evaluation';
+import type { ServiceDefinition } from '../src/definitions/types';
+import type { Evaluation } from '../src/evaluation/evaluate';
 import { loadServiceModules, ROOT } from './service-modules';
 import { clock, msSince } from './stats';
 
@@ -36,7 +36,7 @@ async function runPass(): Promise<void> {
   const parsed: unknown = JSON.parse(body);
   post({ type: 'stage', stage: 'parse', ms: msSince(t) });
   t = clock();
-  const request = mods.request.validateHookRequest(service.hook, parsed);
+  const request = mods.request.createRequestValidator().validateHookRequest(service.hook, parsed);
   post({ type: 'stage', stage: 'validate', ms: msSince(t) });
   t = clock();
   const prefetch = await mods.prefetch.resolvePrefetch(service, request);
@@ -61,7 +61,7 @@ async function runPass(): Promise<void> {
     try {
       vars[named.name] = named.expression.evaluate(context, vars);
     } catch (e) {
-      failures.push({ name: named.name, message: mods.expressions.errorMessage(e) });
+      failures.push({ name: named.name, message: (e instanceof Error ? e.message : String(e)) });
       vars[named.name] = [];
     }
     post({ type: 'expression', name: named.name, ms: msSince(te) });

@@ -5,11 +5,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ServiceDefinition } from '../src/definitions';
+import type { ServiceDefinition } from '../src/definitions/types';
 import { breakDownExpressions, runBoundedPass, STAGES, timeInterleaved, timePipeline, type BoundedPass, type IterationBudget, type StageTimings } from './in-process';
 import { BODY_LIMIT, postOnce, runLoad, startServer, type LoadResult, type ServerHandle, type ServerKind } from './http-load';
 import { fmtDuration, renderReport, type HttpRow, type MachineInfo, type Report, type SizeInfo, type TargetRow } from './report';
 import { loadServiceModules, ROOT } from './service-modules';
+import { searchResources } from '../demo/fhir-search';
 import { clock, collectGarbage, msSince } from './stats';
 import { buildHookRequest, CORE_OTHER_RESOURCES, countPrefetched, generatePatient, type PatientSpec } from './synthetic-patient';
 
@@ -288,7 +289,7 @@ async function main(): Promise<void> {
   const now = Date.now();
   const cases: SizeCase[] = SIZE_SPECS.map(({ name, spec }) => {
     const patient = generatePatient(spec, now);
-    const request = buildHookRequest(service, patient, { searchResources: mods.fhirSearch.searchResources, renderPrefetchTemplate: mods.fhirClient.renderPrefetchTemplate });
+    const request = buildHookRequest(service, patient, { searchResources, renderPrefetchTemplate: mods.fhirClient.renderPrefetchTemplate });
     const body = Buffer.from(JSON.stringify(request));
     progress(`size ${name}: ${countPrefetched(request)} resources, ${(body.length / 1048576).toFixed(2)} MB`);
     return { name, spec, body, resources: countPrefetched(request), observations: patient.counts.Observation ?? 0 };

@@ -11,27 +11,25 @@ function loadBuilt<T>(name: string): T {
 }
 
 export interface ServiceModules {
-  definitions: typeof import('../src/definitions');
-  request: typeof import('../src/request');
-  prefetch: typeof import('../src/prefetch');
-  evaluation: typeof import('../src/evaluation');
-  cards: typeof import('../src/cards');
-  expressions: typeof import('../src/expressions');
-  recordIndex: typeof import('../src/record-index');
-  fhirSearch: typeof import('../src/fhir-search');
-  fhirClient: typeof import('../src/fhir-client');
+  definitions: typeof import('../src/definitions/load');
+  request: typeof import('../src/http/hook-request');
+  prefetch: typeof import('../src/fhir/prefetch');
+  evaluation: typeof import('../src/evaluation/evaluate');
+  cards: typeof import('../src/evaluation/cards');
+  expressions: typeof import('../src/fhirpath/scope');
+  recordIndex: typeof import('../src/evaluation/record-index');
+  fhirClient: typeof import('../src/fhir/client');
 }
 
 export function loadServiceModules(): ServiceModules {
   return {
-    definitions: loadBuilt('definitions'),
-    request: loadBuilt('request'),
-    prefetch: loadBuilt('prefetch'),
-    evaluation: loadBuilt('evaluation'),
-    cards: loadBuilt('cards'),
-    expressions: loadBuilt('expressions'),
-    recordIndex: loadBuilt('record-index'),
-    fhirSearch: loadBuilt('fhir-search'),
-    fhirClient: loadBuilt('fhir-client'),
+    definitions: loadBuilt('definitions/load'),
+    request: loadBuilt('http/hook-request'),
+    prefetch: loadBuilt('fhir/prefetch'),
+    evaluation: loadBuilt('evaluation/evaluate'),
+    cards: loadBuilt('evaluation/cards'),
+    expressions: loadBuilt('fhirpath/scope'),
+    recordIndex: loadBuilt('evaluation/record-index'),
+    fhirClient: loadBuilt('fhir/client'),
   };
 }

@@ -14,10 +14,10 @@ import type {
   Quantity,
   ServiceRequest,
 } from 'fhir/r4';
-import type { searchResources as SearchResourcesFn } from '../src/fhir-search';
-import type { renderPrefetchTemplate as RenderPrefetchTemplateFn } from '../src/fhir-client';
-import type { ServiceDefinition } from '../src/definitions';
-import type { HookRequest } from '../src/hook-request';
+import type { searchResources as SearchResourcesFn } from '../demo/fhir-search';
+import type { renderPrefetchTemplate as RenderPrefetchTemplateFn } from '../src/fhir/client';
+import type { ServiceDefinition } from '../src/definitions/types';
+import type { HookRequest } from '../src/cds-hooks';
 
 const DAY = 86_400_000;
 const LOINC = 'http://loinc.org';

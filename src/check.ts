@@ -1,8 +1,10 @@
 // `npm run check`: loads every definition and prints every issue with file and JSON pointer.
 import path from 'node:path';
-import { checkDefinitions, formatIssue } from './definitions';
+import { PROJECT_ROOT } from './project-root';
+import { checkDefinitions } from './definitions/load';
+import { formatIssue } from './definitions/issues';
 
-const dir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', 'cds-services'));
+const dir = path.resolve(process.argv[2] ?? path.join(PROJECT_ROOT, 'cds-services'));
 const { registry, issues } = checkDefinitions(dir);
 if (issues.length > 0) {
   process.stdout.write(`${issues.length} issue(s) in ${dir}:\n${issues.map(formatIssue).join('\n')}\n`);

@@ -2,8 +2,9 @@
 // never starts. Every variable is documented in the README.
 import path from 'node:path';
 import os from 'node:os';
-import { readAuthSettings, type AuthSettings } from './auth';
-import { readFhirFetchSettings, type FhirFetchSettings } from './fhir-client';
+import { PROJECT_ROOT } from './project-root';
+import { readAuthSettings, type AuthSettings } from './auth/trusted-clients';
+import { readFhirFetchSettings, type FhirFetchSettings } from './fhir/client';
 import { readLogLevel, type LogLevel } from './logger';
 
 export interface Config {
@@ -76,7 +77,7 @@ export function readConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '0.0.0.0',
     production,
-    definitionsDir: path.resolve(env.CDS_DEFINITIONS_DIR?.trim() || path.join(__dirname, '..', 'cds-services')),
+    definitionsDir: path.resolve(env.CDS_DEFINITIONS_DIR?.trim() || path.join(PROJECT_ROOT, 'cds-services')),
     bodyLimitBytes: env.CDS_BODY_LIMIT ? parseSize('CDS_BODY_LIMIT', env.CDS_BODY_LIMIT) : 5 * 1024 * 1024,
     corsOrigins: corsOrigins(env, production),
     logLevel: readLogLevel(env),

@@ -78,3 +78,8 @@ export function errorMiddleware(log: ErrorLogger): ErrorRequestHandler {
     res.type('application/fhir+json').send(JSON.stringify(operationOutcome(httpError.issues)));
   };
 }
+
+/** fhirpath.js throws plain strings for some errors: always get a message. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

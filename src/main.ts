@@ -1,9 +1,10 @@
 // The only file with side effects: config -> definitions -> app -> listen (one process per worker).
 import cluster from 'node:cluster';
 import http from 'node:http';
-import { buildService } from './bootstrap';
+import { buildService } from './service';
 import { readConfig } from './config';
-import { DefinitionsError, formatIssue, loadRegistry } from './definitions';
+import { DefinitionsError, formatIssue } from './definitions/issues';
+import { loadRegistry } from './definitions/load';
 import { createLogger } from './logger';
 
 const AUTH_OFF_WARNING = 'CDS_AUTH=off: client JWTs are NOT verified. Anyone who can reach this port can call the services. Development only.';

@@ -1,4 +1,4 @@
-// The HTTP surface (src/app.ts) on the real registry: discovery, every error status as an OperationOutcome
+// The HTTP surface (src/http/app.ts) on the real registry: discovery, every error status as an OperationOutcome
 // (application/fhir+json), CORS, feedback, and a malformed-input table where every row is a 400, never a 500,
 // and that, fired all at once, leaves the process serving.
 import { randomUUID } from 'node:crypto';
@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import request from 'supertest';
-import { createApp, type AppDeps } from '../src/app';
+import { createApp, type AppDeps } from '../src/http/app';
 import { readConfig } from '../src/config';
-import { loadRegistry } from '../src/definitions';
-import { createFeedbackStore } from '../src/feedback';
-import { fetchPrefetchKeys } from '../src/fhir-client';
+import { loadRegistry } from '../src/definitions/load';
+import { createFeedbackStore } from '../src/http/feedback';
+import { fetchPrefetchKeys } from '../src/fhir/client';
 import { createLogger } from '../src/logger';
 
 type Json = Record<string, unknown>;

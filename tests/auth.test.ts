@@ -10,8 +10,10 @@ import type { JWK, KeyLike } from 'jose';
 import nock from 'nock';
 import type { DestinationStream } from 'pino';
 import request from 'supertest';
-import { clientAuthMiddleware, createClientVerifier, readAuthSettings } from '../src/auth';
-import type { AuthSettings, TrustedClient } from '../src/auth';
+import { clientAuthMiddleware } from '../src/http/client-auth';
+import { createClientVerifier } from '../src/auth/verify';
+import { readAuthSettings } from '../src/auth/trusted-clients';
+import type { AuthSettings, TrustedClient } from '../src/auth/trusted-clients';
 import { errorMiddleware } from '../src/errors';
 import { createLogger } from '../src/logger';
 
@@ -582,7 +584,7 @@ describe('readAuthSettings', () => {
     expect(message).toContain('/clients/1/jwks/keys/0: must be a public key');
     expect(message).toContain('/clients/1/tenants');
     expect(message).toContain('/clients/2/allowedJku/0');
-    expect(message).toContain('/clients/2: unknown property "colour"');
+    expect(message).toContain('/clients/2: has an unknown member "colour"');
   });
 
   it('rejects an empty client list and duplicate issuers', () => {

@@ -1,16 +1,19 @@
 // CDS Hooks 2.0 response rules (cds-hooks.md §4.10): the checker in tests/helpers/conformance.ts catches each
-// rule, and the renderer (src/cards.ts) never breaks one: every card of every service, rendered with every
+// rule, and the renderer (src/evaluation/cards.ts) never breaks one: every card of every service, rendered with every
 // `when` forced true on the golden cases' records, is conformant.
 import path from 'node:path';
-import { renderCard, renderCards, type Card } from '../src/cards';
-import { loadRegistry, type CardDefinition, type ServiceDefinition } from '../src/definitions';
-import { evaluateService, type Evaluation } from '../src/evaluation';
+import { renderCard, renderCards, type Card } from '../src/evaluation/cards';
+import { loadRegistry } from '../src/definitions/load';
+import { type CardDefinition, type ServiceDefinition } from '../src/definitions/types';
+import { evaluateService, type Evaluation } from '../src/evaluation/evaluate';
 import { HttpError } from '../src/errors';
-import { resolvePrefetch } from '../src/prefetch';
-import { validateHookRequest } from '../src/request';
-import { compileText } from '../src/templates';
+import { resolvePrefetch } from '../src/fhir/prefetch';
+import { createRequestValidator } from '../src/http/hook-request';
+import { compileText } from '../src/evaluation/templates';
 import { responseViolations } from './helpers/conformance';
 import { buildRequest, listCases } from './helpers/golden';
+
+const { validateHookRequest } = createRequestValidator();
 
 type Json = Record<string, unknown>;
 

@@ -1,11 +1,13 @@
-// Load-time checks of cds-services/ (src/definitions.ts): a copy of the real definitions with ONE injected defect
+// Load-time checks of cds-services/ (src/definitions/): a copy of the real definitions with ONE injected defect
 // must be refused with an issue naming the right file and JSON pointer; the real tree loads clean; loadRegistry
 // throws a DefinitionsError listing every issue; the compiled `npm run check` prints file#pointer lines and exits 1.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkDefinitions, DefinitionsError, formatIssue, loadRegistry, type LoadIssue } from '../src/definitions';
+import { checkDefinitions, loadRegistry } from '../src/definitions/load';
+import { DefinitionsError, formatIssue } from '../src/definitions/issues';
+import { type LoadIssue } from '../src/definitions/types';
 
 const ROOT = path.join(__dirname, '..');
 const DEFINITIONS = path.join(ROOT, 'cds-services');
@@ -149,6 +151,23 @@ describe('the real definitions', () => {
     expect(Object.isFrozen(service?.cards)).toBe(true);
     expect(Object.isFrozen(service?.prefetch)).toBe(true);
   });
+
+  test('the registry is read-only: its services cannot be removed, replaced or edited', () => {
+    const registry = loadRegistry(DEFINITIONS);
+    const services = registry.services as unknown as Map<string, unknown>;
+    expect(() => services.delete('iph-patient-view')).toThrow(TypeError);
+    expect(() => services.set('iph-patient-view', {})).toThrow(TypeError);
+    expect(() => services.clear()).toThrow(TypeError);
+    const service = registry.services.get('iph-patient-view') as unknown as { cards: unknown[]; id: string };
+    expect(() => service.cards.push({})).toThrow(TypeError);
+    expect(() => {
+      'use strict';
+      service.id = 'other';
+    }).toThrow(TypeError);
+    expect(registry.services.has('iph-patient-view')).toBe(true);
+    expect(registry.services.size).toBe(3);
+    expect([...registry.services].map(([id]) => id).sort()).toEqual(['iph-order-select', 'iph-order-sign', 'iph-patient-view']);
+  });
 });
 
 // Each row: a defect, and the issue(s) it must produce. The case fails when an expected issue is missing or when
@@ -228,7 +247,7 @@ const DEFECTS: [string, (dir: string) => ExpectedIssue[]][] = [
     'a value outside an enum (hook)',
     (dir) => {
       editDoc(dir, PATIENT_VIEW, (d) => setAt(d, '/hook', 'patient-open'));
-      return [{ file: PATIENT_VIEW, pointer: '/hook', message: /allowed values.*patient-view/ }];
+      return [{ file: PATIENT_VIEW, pointer: '/hook', message: /must be one of.*patient-view/ }];
     },
   ],
   [
@@ -241,7 +260,7 @@ const DEFECTS: [string, (dir: string) => ExpectedIssue[]][] = [
       });
       // The indicator is a oneOf (enum or {expression}), so ajv explains each branch at the same pointer.
       return [
-        { file: PATIENT_VIEW, pointer, message: /allowed values.*info.*warning.*critical/ },
+        { file: PATIENT_VIEW, pointer, message: /must be one of.*info.*warning.*critical/ },
         { file: PATIENT_VIEW, pointer, message: /object|oneOf|schema/ },
       ];
     },
@@ -252,7 +271,7 @@ const DEFECTS: [string, (dir: string) => ExpectedIssue[]][] = [
       editDoc(dir, COUGH_VALUE_SET, (d) => setAt(d, '/status', 'final'));
       // The value set is then not loaded, so the expressions naming it are reported too (wherever they are).
       return [
-        { file: COUGH_VALUE_SET, pointer: '/status', message: /allowed values/ },
+        { file: COUGH_VALUE_SET, pointer: '/status', message: /must be one of/ },
         { file: /\.json$/, pointer: /^\/(expressions|cards)\//, message: /unknown value set "cough"/ },
       ];
     },
@@ -561,7 +580,7 @@ describe('schema violations: every error at once', () => {
     expectReported(issues, [
       { file: PATIENT_VIEW, pointer: '/expressions/showEvaluation', message: /undefined variable %nosuchThing/ },
       { file: IPH_LIBRARY, pointer: '/expressions/isChild', message: /unknown function frobnicate/ },
-      { file: 'iph-order-sign.json', pointer: '/title', message: /fewer than 1 character|must NOT have fewer/ },
+      { file: 'iph-order-sign.json', pointer: '/title', message: /must not be empty/ },
     ]);
   });
 });

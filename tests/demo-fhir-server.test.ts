@@ -5,8 +5,8 @@ import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import type { Bundle, CapabilityStatement, FhirResource, OperationOutcome } from 'fhir/r4';
-import { createDemoFhirApp, loadFixturePatients } from '../src/demo-fhir-server';
-import { fetchPrefetchKeys } from '../src/fhir-client';
+import { createDemoFhirApp, loadFixturePatients } from '../demo/demo-fhir-server';
+import { fetchPrefetchKeys } from '../src/fhir/client';
 
 const LOINC = 'http://loinc.org';
 

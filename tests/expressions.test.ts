@@ -1,7 +1,8 @@
-// The service's FHIRPath functions (src/expressions.ts) on small hand-made records, evaluated the way a request
-// is (src/evaluation.ts): a RecordIndex over the prefetch values, a per-request clock, the real value sets.
-import { createVariables, toPlain, type RequestScope } from '../src/expressions';
-import { buildRecordIndex } from '../src/record-index';
+// The service's FHIRPath functions (src/fhirpath/functions/) on small hand-made records, evaluated the way a request
+// is (src/evaluation/evaluate.ts): a RecordIndex over the prefetch values, a per-request clock, the real value sets.
+import { createVariables, type RequestScope } from '../src/fhirpath/scope';
+import { toPlain } from '../src/fhirpath/nodes';
+import { buildRecordIndex } from '../src/evaluation/record-index';
 import { runtime, valueSets } from './helpers/runtime';
 
 type Json = Record<string, unknown>;

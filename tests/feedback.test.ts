@@ -1,6 +1,8 @@
-// Feedback validation (src/feedback.ts + cds-services/schema/feedback.schema.json) and the in-memory store.
+// Feedback validation (src/http/feedback.ts + cds-services/schema/feedback.schema.json) and the in-memory store.
 import { HttpError } from '../src/errors';
-import { createFeedbackStore, createFeedbackValidator, validateFeedback, type FeedbackItem } from '../src/feedback';
+import { createFeedbackStore, createFeedbackValidator, type FeedbackItem } from '../src/http/feedback';
+
+const { validateFeedback } = createFeedbackValidator();
 
 type Json = Record<string, unknown>;
 

@@ -1,14 +1,14 @@
 // FHIR client for absent prefetch keys: token handling, paging, redirects, budgets and the server allow-list.
 import nock from 'nock';
 import type { Bundle, FhirResource } from 'fhir/r4';
-import type { HookRequest } from '../src/hook-request';
+import type { HookRequest } from '../src/cds-hooks';
 import {
   fetchPrefetchKeys,
   readFhirFetchSettings,
   renderPrefetchTemplate,
   type FetchOutcome,
   type FhirFetchSettings,
-} from '../src/fhir-client';
+} from '../src/fhir/client';
 
 const EHR = 'https://ehr.test';
 const BASE = `${EHR}/fhir`;

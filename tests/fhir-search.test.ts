@@ -1,6 +1,6 @@
 // In-memory FHIR search: the parameter subset of clinical-rules §6 with FHIR R4 semantics.
 import type { Bundle, FhirResource, OperationOutcome } from 'fhir/r4';
-import { pageBundle, searchResources } from '../src/fhir-search';
+import { pageBundle, searchResources } from '../demo/fhir-search';
 
 const LOINC = 'http://loinc.org';
 const OBS_CAT = 'http://terminology.hl7.org/CodeSystem/observation-category';

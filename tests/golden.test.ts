@@ -2,10 +2,10 @@
 // the response must match the case and be valid CDS Hooks 2.0.
 import path from 'node:path';
 import request from 'supertest';
-import { createApp } from '../src/app';
+import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
-import { loadRegistry } from '../src/definitions';
-import { createFeedbackStore } from '../src/feedback';
+import { loadRegistry } from '../src/definitions/load';
+import { createFeedbackStore } from '../src/http/feedback';
 import { createLogger } from '../src/logger';
 import { responseViolations } from './helpers/conformance';
 import { buildRequest, compareWithExpected, listCases } from './helpers/golden';

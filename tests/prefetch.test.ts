@@ -1,19 +1,20 @@
-// The four prefetch states (cds-hooks.md §3.4) through resolvePrefetch (src/prefetch.ts) and over HTTP:
+// The four prefetch states (cds-hooks.md §3.4) through resolvePrefetch (src/fhir/prefetch.ts) and over HTTP:
 // present -> used; null -> no data; OperationOutcome (or a Bundle carrying an error outcome) -> unavailable;
 // absent -> fetched when a fetcher is configured, else unavailable; required and unavailable -> 412.
 import path from 'node:path';
 import type { FhirResource } from 'fhir/r4';
 import request from 'supertest';
-import { createApp, type AppDeps } from '../src/app';
+import { createApp, type AppDeps } from '../src/http/app';
 import { readConfig } from '../src/config';
-import { loadRegistry, type ServiceDefinition } from '../src/definitions';
+import { loadRegistry } from '../src/definitions/load';
+import { type ServiceDefinition } from '../src/definitions/types';
 import { HttpError } from '../src/errors';
-import { createFeedbackStore } from '../src/feedback';
-import type { HookRequest } from '../src/hook-request';
+import { createFeedbackStore } from '../src/http/feedback';
+import type { HookRequest } from '../src/cds-hooks';
 import { createLogger } from '../src/logger';
-import { prefetchProblem, resolvePrefetch, type KeyFetchOutcome, type PrefetchFetcher } from '../src/prefetch';
-import { renderPrefetchTemplate } from '../src/fhir-client';
-import { searchResources } from '../src/fhir-search';
+import { prefetchProblem, resolvePrefetch, type KeyFetchOutcome, type PrefetchFetcher } from '../src/fhir/prefetch';
+import { renderPrefetchTemplate } from '../src/fhir/client';
+import { searchResources } from '../demo/fhir-search';
 import { buildRequest, loadPatientResources, type GoldenCase } from './helpers/golden';
 
 type Json = Record<string, unknown>;

@@ -1,16 +1,12 @@
-// Hook request validation (src/request.ts + cds-services/schema/hook-request.schema.json): what clients may
+// Hook request validation (src/http/hook-request.ts + cds-services/schema/hook-request.schema.json): what clients may
 // send, the 400 issues for what they may not, and the selections/draftOrders helpers.
 import type { FhirResource } from 'fhir/r4';
 import { HttpError } from '../src/errors';
-import type { HookName, HookRequest } from '../src/hook-request';
-import {
-  createRequestValidator,
-  createSchemaAjv,
-  loadSchemaFile,
-  draftOrderResources,
-  formatJsonPath,
-  validateHookRequest,
-} from '../src/request';
+import type { HookName, HookRequest } from '../src/cds-hooks';
+import { createRequestValidator, draftOrderResources } from '../src/http/hook-request';
+import { createSchemaAjv, loadSchemaFile, formatJsonPath } from '../src/schema';
+
+const { validateHookRequest } = createRequestValidator();
 
 type Json = Record<string, unknown>;
 

@@ -1,9 +1,10 @@
-// Text and resource templates (src/templates.ts): list lines repeat per value and vanish when empty, inline
+// Text and resource templates (src/evaluation/templates.ts): list lines repeat per value and vanish when empty, inline
 // values are joined with ", ", values read as card text (quantities, dates, resources as evidence lines);
 // resource templates insert whole values, drop empty members, and copy-and-append with $base/$append.
-import { createVariables, type CompiledExpression, type RequestScope } from '../src/expressions';
-import { buildRecordIndex } from '../src/record-index';
-import { compileText, compileValue, renderText, renderValue, type Evaluate, type TemplateExpression } from '../src/templates';
+import { createVariables, type RequestScope } from '../src/fhirpath/scope';
+import { type CompiledExpression } from '../src/fhirpath/runtime';
+import { buildRecordIndex } from '../src/evaluation/record-index';
+import { compileText, compileValue, renderText, renderValue, type Evaluate, type TemplateExpression } from '../src/evaluation/templates';
 import { runtime, valueSets } from './helpers/runtime';
 
 type Json = Record<string, unknown>;

@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { FhirResource } from 'fhir/r4';
-import type { ServiceDefinition } from '../../src/definitions';
-import { renderPrefetchTemplate } from '../../src/fhir-client';
-import { searchResources } from '../../src/fhir-search';
-import type { HookRequest } from '../../src/hook-request';
+import type { ServiceDefinition } from '../../src/definitions/types';
+import { renderPrefetchTemplate } from '../../src/fhir/client';
+import { searchResources } from '../../demo/fhir-search';
+import type { HookRequest } from '../../src/cds-hooks';
 
 export const FIXTURES = path.join(__dirname, '..', '..', 'fixtures');
 

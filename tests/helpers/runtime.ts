@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ValueSet } from 'fhir/r4';
-import { createExpressionRuntime } from '../../src/expressions';
-import { buildValueSetIndex } from '../../src/terminology';
+import { createExpressionRuntime } from '../../src/fhirpath/runtime';
+import { buildValueSetIndex } from '../../src/evaluation/terminology';
 
 const VALUESET_DIR = path.join(__dirname, '..', '..', 'cds-services', 'valuesets');
 

@@ -2,12 +2,13 @@
 // authentication, the FHIR fallback and the feedback store into the app. No listening, no globals.
 import type express from 'express';
 import type { Logger } from 'pino';
-import { createApp } from './app';
-import { createClientVerifier } from './auth';
+import { createApp } from './http/app';
+import { createClientVerifier } from './auth/verify';
 import type { Config } from './config';
-import { loadRegistry, type Registry } from './definitions';
-import { createFeedbackStore } from './feedback';
-import { fetchPrefetchKeys } from './fhir-client';
+import { loadRegistry } from './definitions/load';
+import { type Registry } from './definitions/types';
+import { createFeedbackStore } from './http/feedback';
+import { fetchPrefetchKeys } from './fhir/client';
 
 export interface Service {
   app: express.Express;

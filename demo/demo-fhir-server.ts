@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Response } from 'express';
 import type { Bundle, CapabilityStatement, FhirResource } from 'fhir/r4';
-import { errorMiddleware, operationOutcome } from './errors';
+import { errorMiddleware, operationOutcome } from '../src/errors';
 import { searchParamsOf, searchResources, type SearchParamName, type SearchResult } from './fhir-search';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -141,7 +141,7 @@ const PARAM_TYPES: Record<SearchParamName, 'token' | 'reference' | 'date'> = {
   date: 'date',
 };
 
-// `node dist/demo-fhir-server.js [dir]`: only the FHIR server, over the fixtures (dir relative to the working
+// `node dist-demo/demo/demo-fhir-server.js [dir]`: only the FHIR server, over the fixtures (dir relative to the working
 // directory), at http://127.0.0.1:8081/fhir (loopback only). `npm run demo` starts it together with the service.
 if (require.main === module) {
   const port = Number(process.env.DEMO_FHIR_PORT ?? 8081);

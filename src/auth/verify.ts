@@ -1,11 +1,5 @@
-// CDS Client authentication (CDS Hooks 2.0 §Trusting CDS Clients + best-practices.md): trusted-client settings from the
-// environment, JWT verification with an iss/jku allow-list, audience binding, lifetime limits and jti replay protection,
-// and the express middleware that applies it. Every failure is the same bare 401; the reason goes to the log only.
-import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
-import type { ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
-import type { RequestHandler } from 'express';
+// CDS Client JWT verification (CDS Hooks 2.0 §Trusting CDS Clients + best-practices.md): iss/jku allow-list, audience
+// binding, lifetime limits and jti replay protection. Every failure is the same bare 401; the reason goes to the log only.
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -14,25 +8,11 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
 import type { Logger } from 'pino';
-import { HttpError } from './errors';
-
-export interface TrustedClient {
-  iss: string;
-  jwksUrl?: string;
-  jwks?: JSONWebKeySet;
-  allowedJku?: string[];
-  tenants?: string[];
-}
-
-export type AuthMode = 'jwt' | 'off';
-
-export interface AuthSettings {
-  mode: AuthMode;
-  clients: TrustedClient[];
-  publicUrl?: string;
-}
+import { HttpError } from '../errors';
+import { ReplayStore } from './replay-store';
+import type { AuthSettings } from './trusted-clients';
 
 export interface AuthenticatedClient {
   iss: string;
@@ -57,149 +37,7 @@ const MAX_TOKEN_LENGTH = 8192;
 // Keeps a hook call near the spec's ~500 ms budget when a client's JWKS endpoint hangs.
 const JWKS_TIMEOUT_MS = 3000;
 
-// ---------------------------------------------------------------------------------------------------------------------
-// Settings
 
-const httpUrlPattern = '^https?://[^\\s/?#]+[^\\s#]*$';
-
-const trustedClientsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['clients'],
-  properties: {
-    clients: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['iss'],
-        properties: {
-          iss: { type: 'string', minLength: 1 },
-          jwksUrl: { type: 'string', format: 'uri', pattern: httpUrlPattern },
-          jwks: {
-            type: 'object',
-            required: ['keys'],
-            properties: {
-              keys: {
-                type: 'array',
-                minItems: 1,
-                items: {
-                  type: 'object',
-                  required: ['kty', 'kid'],
-                  properties: {
-                    // Public asymmetric keys only: an 'oct' key or private members here are configuration mistakes.
-                    kty: { enum: ['EC', 'RSA'] },
-                    kid: { type: 'string', minLength: 1 },
-                  },
-                  not: { anyOf: [{ required: ['d'] }, { required: ['p'] }, { required: ['k'] }] },
-                },
-              },
-            },
-          },
-          allowedJku: {
-            type: 'array',
-            minItems: 1,
-            uniqueItems: true,
-            items: { type: 'string', format: 'uri', pattern: httpUrlPattern },
-          },
-          tenants: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
-        },
-        oneOf: [{ required: ['jwksUrl'] }, { required: ['jwks'] }],
-      },
-    },
-  },
-} as const;
-
-// strictRequired off: the oneOf/not branches name properties declared by the parent schema.
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
-addFormats(ajv);
-const validateTrustedClientsFile = ajv.compile<{ clients: TrustedClient[] }>(trustedClientsSchema);
-
-/** ajv's own oneOf output ("must have required property ..." per branch + "must match exactly one schema") is noise. */
-function formatSchemaErrors(errors: ErrorObject[]): string[] {
-  const messages: string[] = [];
-  for (const e of errors) {
-    if (e.schemaPath.includes('/oneOf/')) continue;
-    const where = e.instancePath === '' ? '(root)' : e.instancePath;
-    if (e.keyword === 'oneOf') messages.push(`${where}: must have exactly one of "jwksUrl" or "jwks"`);
-    else if (e.keyword === 'not' && e.instancePath.includes('/jwks/keys/')) messages.push(`${where}: must be a public key (no "d", "p" or "k")`);
-    else if (e.keyword === 'additionalProperties') messages.push(`${where}: unknown property "${String(e.params.additionalProperty)}"`);
-    else messages.push(`${where}: ${e.message ?? e.keyword}`);
-  }
-  return messages;
-}
-
-function readTrustedClients(path: string): TrustedClient[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`CDS_TRUSTED_CLIENTS: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`CDS_TRUSTED_CLIENTS: ${path} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const problems: string[] = [];
-  if (!validateTrustedClientsFile(data)) {
-    problems.push(...formatSchemaErrors(validateTrustedClientsFile.errors ?? []));
-  } else {
-    const seen = new Set<string>();
-    data.clients.forEach((c, i) => {
-      if (seen.has(c.iss)) problems.push(`/clients/${i}/iss: duplicate issuer "${c.iss}"`);
-      seen.add(c.iss);
-    });
-  }
-  if (problems.length > 0) {
-    throw new Error(`CDS_TRUSTED_CLIENTS: ${path} is invalid:\n  - ${problems.join('\n  - ')}`);
-  }
-  return (data as { clients: TrustedClient[] }).clients.map((c) => Object.freeze({ ...c }));
-}
-
-function readPublicUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error(`CDS_PUBLIC_URL must be an absolute URL, got "${value}"`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`CDS_PUBLIC_URL must be http(s), got "${value}"`);
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new Error(`CDS_PUBLIC_URL must not carry credentials, a query or a fragment, got "${value}"`);
-  }
-  // The audience is built as publicUrl + request path, so the origin must be kept exactly as clients spell it.
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
-}
-
-/** Reads CDS_AUTH, CDS_TRUSTED_CLIENTS and CDS_PUBLIC_URL; throws on any bad value. */
-export function readAuthSettings(env: NodeJS.ProcessEnv): AuthSettings {
-  const rawMode = env.CDS_AUTH?.trim() ?? '';
-  let mode: AuthMode;
-  if (rawMode === '') mode = env.NODE_ENV === 'production' ? 'jwt' : 'off';
-  else if (rawMode === 'jwt' || rawMode === 'off') mode = rawMode;
-  else throw new Error(`CDS_AUTH must be "jwt" or "off", got "${rawMode}"`);
-
-  const clientsPath = env.CDS_TRUSTED_CLIENTS?.trim() ?? '';
-  if (mode === 'jwt' && clientsPath === '') {
-    throw new Error(
-      'CDS_AUTH is "jwt"' +
-        (rawMode === '' ? ' (the default when NODE_ENV=production)' : '') +
-        ' but CDS_TRUSTED_CLIENTS (path of the trusted-clients JSON file) is not set',
-    );
-  }
-  // Validated even when auth is off, so a broken file is found before someone turns auth on.
-  const clients = clientsPath === '' ? [] : readTrustedClients(clientsPath);
-
-  const rawPublicUrl = env.CDS_PUBLIC_URL?.trim() ?? '';
-  const publicUrl = rawPublicUrl === '' ? undefined : readPublicUrl(rawPublicUrl);
-
-  return Object.freeze({ mode, clients: Object.freeze(clients) as TrustedClient[], ...(publicUrl ? { publicUrl } : {}) });
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 // Verification
 
 /** A rejection reason meant for the log; never carries the token. */
@@ -239,28 +77,6 @@ function isJwtTyp(typ: unknown): boolean {
 
 function isAllowedAlg(alg: unknown): boolean {
   return typeof alg === 'string' && (ALLOWED_ALGORITHMS as readonly string[]).includes(alg);
-}
-
-/** iss+jti seen within their token's lifetime; entries expire at exp + tolerance. */
-class ReplayStore {
-  private readonly expiries = new Map<string, number>();
-  private nextSweepAt = 0;
-
-  constructor(private readonly maxEntries: number) {}
-
-  remember(key: string, expiresAtMs: number, nowMs: number): 'stored' | 'replay' | 'full' {
-    if (nowMs >= this.nextSweepAt || this.expiries.size >= this.maxEntries) this.sweep(nowMs);
-    const seenUntil = this.expiries.get(key);
-    if (seenUntil !== undefined && seenUntil > nowMs) return 'replay';
-    if (this.expiries.size >= this.maxEntries) return 'full';
-    this.expiries.set(key, expiresAtMs);
-    return 'stored';
-  }
-
-  private sweep(nowMs: number): void {
-    for (const [key, expiresAt] of this.expiries) if (expiresAt <= nowMs) this.expiries.delete(key);
-    this.nextSweepAt = nowMs + 30_000;
-  }
 }
 
 /** Builds the verifier once at start-up; it owns the per-URL JWKS caches and the replay store. */
@@ -380,36 +196,3 @@ export function createClientVerifier(settings: AuthSettings, log: Logger, now: (
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// HTTP
-
-/**
- * The audience a client must have put in `aud`: the exact URL it called. Behind a proxy that rewrites host or
- * prefix, CDS_PUBLIC_URL gives the external base; otherwise it comes from the request (Host header).
- */
-export function computeExpectedAudience(
-  publicUrl: string | undefined,
-  req: { protocol: string; originalUrl: string; get(name: string): string | undefined },
-): string {
-  const path = req.originalUrl.split('?')[0] ?? '';
-  if (publicUrl !== undefined) return `${publicUrl}${path}`;
-  const host = req.get('host');
-  return host ? `${req.protocol}://${host}${path}` : '';
-}
-
-/** Authenticates every non-preflight request when auth is on; the client lands in res.locals.client. */
-export function clientAuthMiddleware(verifier: ClientVerifier, settings: AuthSettings): RequestHandler {
-  return (req, res, next) => {
-    // Preflights carry no Authorization header by design (Fetch spec), so they cannot be authenticated.
-    if (settings.mode === 'off' || req.method === 'OPTIONS') {
-      next();
-      return;
-    }
-    verifier.verify(req.get('authorization'), computeExpectedAudience(settings.publicUrl, req)).then(
-      (client) => {
-        res.locals.client = client;
-        next();
-      },
-      next,
-    );
-  };
-}

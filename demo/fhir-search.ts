@@ -2,7 +2,7 @@
 // prefetch templates may use (clinical-rules §6). Shared by the demo FHIR server and the golden-test
 // runner, so both see what a real FHIR server would return for the same query.
 import type { Bundle, BundleEntry, BundleLink, CodeableConcept, Coding, FhirResource, OperationOutcome, Period } from 'fhir/r4';
-import { operationOutcome, type IssueInput } from './errors';
+import { operationOutcome, type IssueInput } from '../src/errors';
 
 export type SearchResult =
   | { status: 200; body: FhirResource | Bundle }

@@ -1,7 +1,7 @@
 // CDS Hooks 2.0 feedback: validation against cds-services/schema/feedback.schema.json and a bounded,
 // idempotent in-memory store (clients resend the same feedback; the spec asks nothing more durable).
-import { HttpError } from './errors';
-import { createSchemaAjv, formatSchemaErrors, isJsonObject, loadSchemaFile, SCHEMA_DIR } from './request';
+import { HttpError } from '../errors';
+import { createSchemaAjv, formatSchemaErrors, isJsonObject, loadSchemaFile, SCHEMA_DIR } from '../schema';
 
 export type FeedbackOutcome = 'accepted' | 'overridden';
 
@@ -64,12 +64,6 @@ export function createFeedbackValidator(schemaDir: string = SCHEMA_DIR): Feedbac
   };
 }
 
-const defaultValidator = createFeedbackValidator();
-
-/** Validates a `{feedback: [...]}` body; throws HttpError(400) with one issue per problem. */
-export function validateFeedback(body: unknown): FeedbackItem[] {
-  return defaultValidator.validateFeedback(body);
-}
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {

@@ -5,16 +5,16 @@ import cors from 'cors';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { clientAuthMiddleware, type ClientVerifier } from './auth';
-import { renderCards } from './cards';
-import type { Config } from './config';
-import type { Registry } from './definitions';
-import { stripData } from './logger';
-import { errorMiddleware, HttpError } from './errors';
-import { evaluateService } from './evaluation';
-import { validateFeedback, type FeedbackStore } from './feedback';
-import { resolvePrefetch, type PrefetchFetcher } from './prefetch';
-import { validateHookRequest } from './request';
+import { clientAuthMiddleware } from './client-auth';
+import { type ClientVerifier } from '../auth/verify';
+import type { Config } from '../config';
+import type { Registry } from '../definitions/types';
+import { stripData } from '../logger';
+import { errorMiddleware, HttpError } from '../errors';
+import { createFeedbackValidator, type FeedbackStore, type FeedbackValidator } from './feedback';
+import type { PrefetchFetcher } from '../fhir/prefetch';
+import { answerHookCall } from '../hook-call';
+import { createRequestValidator, type RequestValidator } from './hook-request';
 
 export interface AppDeps {
   log: Logger;
@@ -23,6 +23,9 @@ export interface AppDeps {
   verifier?: ClientVerifier;
   /** FHIR fallback for prefetch keys the client did not send. */
   fetcher?: PrefetchFetcher;
+  /** Request and feedback validators (compiled schemas); built for this app when not given. */
+  requestValidator?: RequestValidator;
+  feedbackValidator?: FeedbackValidator;
 }
 
 interface CallLog {
@@ -82,6 +85,8 @@ function methodNotAllowed(allow: string): RequestHandler {
 
 export function createApp(registry: Registry, config: Config, deps: AppDeps): express.Express {
   if (config.auth.mode === 'jwt' && !deps.verifier) throw new Error('CDS_AUTH=jwt needs a client verifier');
+  const requestValidator = deps.requestValidator ?? createRequestValidator();
+  const feedbackValidator = deps.feedbackValidator ?? createFeedbackValidator();
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.production ? 'loopback' : false);
@@ -134,12 +139,9 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     call.service = service.id;
     const body = req.body as { hookInstance?: unknown } | undefined;
     if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 64) call.hookInstance = body.hookInstance;
-    const request = validateHookRequest(service.hook, req.body);
-    const prefetch = await resolvePrefetch(service, request, deps.fetcher);
-    const evaluation = evaluateService(service, request, prefetch, Date.now(), registry.valueSets);
-    const cards = renderCards(service, evaluation);
-    if (evaluation.failures.length) {
-      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: evaluation.failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
+    const { cards, failures } = await answerHookCall(service, req.body, Date.now(), { registry, requestValidator, fetcher: deps.fetcher });
+    if (failures.length) {
+      deps.log.warn({ service: service.id, hookInstance: call.hookInstance, failures: failures.map((f) => ({ name: f.name, message: stripData(f.message) })) }, 'expressions failed on this record');
     }
     call.topics = cards.map((c) => c.source.topic.code);
     res.json({ cards });
@@ -151,7 +153,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
   }, requireJson, json, (req, res) => {
     const service = findService(req.params.id as string);
     callLog(res).service = service.id;
-    deps.feedback.add(service.id, validateFeedback(req.body));
+    deps.feedback.add(service.id, feedbackValidator.validateFeedback(req.body));
     res.status(200).json({});
   });
 

@@ -2,9 +2,11 @@
 // keep only those whose own `when` holds, every card and suggestion gets a fresh uuid, and no optional
 // member is ever null or empty.
 import { randomUUID } from 'node:crypto';
-import { TOPIC_SYSTEM, type ActionDefinition, type CardDefinition, type ServiceDefinition } from './definitions';
-import { errorMessage, toPlain, type CompiledExpression } from './expressions';
-import { isTrue, layerVariables, type Evaluation } from './evaluation';
+import { TOPIC_SYSTEM, type ActionDefinition, type CardDefinition, type ServiceDefinition } from '../definitions/types';
+import { errorMessage } from '../errors';
+import { toPlain } from '../fhirpath/nodes';
+import { type CompiledExpression } from '../fhirpath/runtime';
+import { isTrue, layerVariables, type Evaluation } from './evaluate';
 import { renderText, renderValue, type Evaluate } from './templates';
 
 export interface Coding {

@@ -1,9 +1,9 @@
 // Resolves each prefetch key of a service for one request (cds-hooks.md §3.4): present -> used; null ->
 // empty; an OperationOutcome (or a Bundle carrying error outcomes) -> unavailable; absent -> fetched from
 // the client's FHIR server when a fetcher is configured, else unavailable. Required and unavailable -> 412.
-import type { ServiceDefinition } from './definitions';
-import { HttpError } from './errors';
-import type { HookRequest } from './hook-request';
+import type { ServiceDefinition } from '../definitions/types';
+import { HttpError } from '../errors';
+import type { HookRequest } from '../cds-hooks';
 
 export type KeyFetchOutcome = { ok: true; value: unknown } | { ok: false; reason: string };
 

@@ -20,12 +20,15 @@ export function formatNumber(n: number): string {
   return String(Number(n.toFixed(1)));
 }
 
+/** A unit as card text: UCUM's "u" (and the lab spelling "mcg") read as micro. */
+export function formatUnit(unit: string): string {
+  return unit.replace(/^u(g|mol)\//, 'µ$1/').replace(/^mcg\//, 'µg/');
+}
+
 export function formatQuantity(q: Json): string {
   const value = typeof q.value === 'number' ? formatNumber(q.value) : String(q.value ?? '?');
   const comparator = typeof q.comparator === 'string' ? q.comparator : '';
-  const raw = typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '';
-  // UCUM's "u" prefix reads as micro in card text.
-  const unit = raw.replace(/^u(g|mol)\//, 'µ$1/').replace(/^mcg\//, 'µg/');
+  const unit = formatUnit(typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '');
   return `${comparator}${value}${unit ? ` ${unit}` : ''}`;
 }
 

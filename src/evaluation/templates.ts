@@ -1,7 +1,8 @@
 // Text and FHIR resource templates with {{FHIRPath}} placeholders: compiled once at load, rendered per
 // request. In text, a line that is only a placeholder (after an optional bullet) repeats per value and
 // disappears when there is none; elsewhere values are joined with ", ".
-import { toPlain, type CompiledExpression, type ExpressionRuntime } from './expressions';
+import { toPlain } from '../fhirpath/nodes';
+import { type CompiledExpression, type ExpressionRuntime } from '../fhirpath/runtime';
 import { describeValue } from './evidence';
 
 // A placeholder never spans `}}`: `{{%a}} and {{%b}}` is two placeholders, not one whose FHIRPath is `%a}} and {{%b`.

@@ -1,10 +1,11 @@
 // Evaluates a service's named expressions for one request, in order: each sees %context (the hook
 // context), every prefetch key (a list of resources), %unavailable (keys that could not be read) and
 // every earlier name. One failing expression yields empty and is reported, never a failed request.
-import type { ServiceDefinition } from './definitions';
-import { createVariables, errorMessage, type RequestScope } from './expressions';
-import type { HookRequest } from './hook-request';
-import type { ResolvedPrefetch } from './prefetch';
+import type { ServiceDefinition } from '../definitions/types';
+import { createVariables, type RequestScope } from '../fhirpath/scope';
+import { errorMessage } from '../errors';
+import type { HookRequest } from '../cds-hooks';
+import type { ResolvedPrefetch } from '../fhir/prefetch';
 import { buildRecordIndex } from './record-index';
 import type { ValueSetIndex } from './terminology';
 
@@ -76,3 +77,4 @@ export function layerVariables(vars: Record<string, unknown>, extra: Record<stri
   for (const [k, v] of Object.entries(extra)) Object.defineProperty(layered, k, { value: v, enumerable: true, writable: true, configurable: true });
   return layered;
 }
+

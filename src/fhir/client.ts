@@ -2,7 +2,7 @@
 // (cds-hooks.md §3.4): server allow-list checked before any socket opens, bearer token only to the
 // fhirServer origin, same-origin paging, one time budget per request, page/resource caps.
 import type { Bundle, BundleEntry, FhirResource, OperationOutcome } from 'fhir/r4';
-import type { HookRequest } from './hook-request';
+import type { HookRequest } from '../cds-hooks';
 
 export interface FhirFetchSettings {
   /** URL prefixes of FHIR servers the service may query (`https://ehr.example.org/fhir`). */

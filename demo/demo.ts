@@ -6,11 +6,12 @@ import type http from 'node:http';
 import type net from 'node:net';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { buildService } from './bootstrap';
-import { readConfig } from './config';
-import { DefinitionsError, formatIssue } from './definitions';
+import { buildService } from '../src/service';
+import { readConfig } from '../src/config';
+import { DefinitionsError, formatIssue } from '../src/definitions/issues';
 import { createDemoFhirApp, loadFixturePatients } from './demo-fhir-server';
-import { createLogger } from './logger';
+import { createLogger } from '../src/logger';
+import { PROJECT_ROOT } from '../src/project-root';
 
 export const SANDBOX_URL = 'https://sandbox.cds-hooks.org/';
 
@@ -73,7 +74,7 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
   const config = readConfig({ HOST: '127.0.0.1', ...env });
   const fhirHost = env.DEMO_FHIR_HOST?.trim() || '127.0.0.1';
   const fhirPort = readPort(env, 'DEMO_FHIR_PORT', 8081);
-  const fixturesDir = env.DEMO_FIXTURES_DIR?.trim() || path.join(__dirname, '..', 'fixtures', 'patients');
+  const fixturesDir = env.DEMO_FIXTURES_DIR?.trim() || path.join(PROJECT_ROOT, 'fixtures', 'patients');
 
   const { app: cdsApp } = buildService(config, log);
   const resources = loadFixturePatients(fixturesDir);

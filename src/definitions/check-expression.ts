@@ -1,0 +1,80 @@
+// Static checks of expressions and prefetch templates: names, functions, value sets and from() keys resolve,
+// and prefetch tokens are CDS Hooks 2.0 tokens.
+import { errorMessage } from '../errors';
+import { resolveValueSetUrl, type ValueSetIndex } from '../evaluation/terminology';
+import { analyzeExpression, BUILTIN_VARIABLES, type ExpressionAnalysis } from '../fhirpath/analysis';
+import type { ExpressionRuntime } from '../fhirpath/runtime';
+import { escapePointer } from './issues';
+import type { LoadIssue, PrefetchKey } from './types';
+
+export interface Scope {
+  /** Variables visible at this point (prefetch keys, earlier names, built-ins). */
+  variables: Set<string>;
+  prefetchKeys: Set<string>;
+  /** Rule-defined functions of the libraries this service uses, with the variables their bodies read. */
+  functions: Map<string, ExpressionAnalysis>;
+}
+
+/** Rule-defined functions of every library: which library defines each, and what its body reads. */
+export type LibraryFunctions = Map<string, { library: string; analysis: ExpressionAnalysis }>;
+
+/** Static checks of one expression: names, functions, value sets, prefetch keys of from(). */
+export function checkExpression(
+  source: string,
+  scope: Scope,
+  runtime: ExpressionRuntime,
+  valueSets: ValueSetIndex,
+  file: string,
+  pointer: string,
+  issues: LoadIssue[],
+  libraryFunctions: LibraryFunctions,
+): void {
+  let analysis;
+  try {
+    analysis = analyzeExpression(source);
+  } catch (e) {
+    issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
+    return;
+  }
+  for (const v of analysis.variables) {
+    if (!scope.variables.has(v) && !analysis.defined.has(v) && !BUILTIN_VARIABLES.has(v)) {
+      issues.push({ file, pointer, message: `undefined variable %${v}` });
+    }
+  }
+  for (const f of analysis.functions) {
+    const defined = libraryFunctions.get(f);
+    if (runtime.forbiddenFunctions.has(f)) issues.push({ file, pointer, message: `function ${f}() is not allowed in rules (it reaches the network or the console)` });
+    else if (defined && !scope.functions.has(f)) issues.push({ file, pointer, message: `function ${f}() belongs to library "${defined.library}", which this service does not use` });
+    else if (!runtime.functionNames.has(f)) issues.push({ file, pointer, message: `unknown function ${f}()` });
+    // A function body runs with the caller's variables: they must be visible here.
+    for (const v of scope.functions.get(f)?.variables ?? []) {
+      if (!scope.variables.has(v) && !BUILTIN_VARIABLES.has(v) && !scope.functions.get(f)?.defined.has(v)) {
+        issues.push({ file, pointer, message: `function ${f}() reads %${v}, which is not defined before this expression` });
+      }
+    }
+  }
+  for (const call of analysis.calls) {
+    const vsArg = call.name === 'memberOf' ? 0 : call.name === 'from' ? 1 : -1;
+    if (vsArg >= 0) {
+      const ref = call.literals[vsArg];
+      // memberOf(valueSet) over a table's rows reads the rows' value sets, which are checked with the table.
+      if (ref === undefined && call.name === 'from') issues.push({ file, pointer, message: `${call.name}() needs a literal value-set url or name` });
+      else if (ref !== undefined && !valueSets.has(resolveValueSetUrl(ref))) issues.push({ file, pointer, message: `unknown value set "${ref}"` });
+    }
+    if (call.name === 'from') {
+      const key = call.literals[0];
+      if (key === undefined || !scope.prefetchKeys.has(key)) issues.push({ file, pointer, message: `from() names no prefetch key of this service: "${key ?? '(not a literal)'}"` });
+    }
+  }
+}
+
+export function checkPrefetch(prefetch: Record<string, PrefetchKey>, file: string, issues: LoadIssue[]): void {
+  for (const [key, p] of Object.entries(prefetch)) {
+    for (const m of p.query.matchAll(/\{\{([^}]*)\}\}/g)) {
+      const token = (m[1] ?? '').trim();
+      const ok = /^context\.[A-Za-z]+$/.test(token) || ['userPractitionerId', 'userPractitionerRoleId', 'userPatientId', 'userRelatedPersonId'].includes(token);
+      if (!ok) issues.push({ file, pointer: `/prefetch/${escapePointer(key)}/query`, message: `prefetch token {{${token}}} is not a CDS Hooks 2.0 token` });
+    }
+  }
+}
+
