@@ -1,22 +1,41 @@
 // Golden cases as data: fixtures/cases/<service>/<case>.json + fixtures/patients/<id>.json. Builds the
-// hook request of a case (prefetch by running the service's query templates over the patient's bundle,
-// as a FHIR server would) and compares a response with the case's expectations.
+// hook request of a case (prefetch by running the service's query templates over the patient's bundle
+// with the test-only fhir-query, as a FHIR server would) and compares a response with the expectations.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { Express } from 'express';
+import request from 'supertest';
 import type { FhirResource } from 'fhir/r4';
 import type { ServiceDefinition } from '../../src/definitions/types';
-import { renderPrefetchTemplate } from '../../src/fhir/client';
-import { searchResources } from '../../demo/fhir-search';
 import type { HookRequest } from '../../src/cds-hooks';
+import { renderTokens, runQuery } from './fhir-query';
 
 export const FIXTURES = path.join(__dirname, '..', '..', 'fixtures');
+
+/** A suggested ServiceRequest, found by one `system|code` of its code, and the fields it must carry. */
+export interface ExpectedOrder {
+  code: string;
+  priority?: 'stat' | 'urgent' | 'asap' | 'routine';
+  /** SNOMED code of the ServiceRequest category. */
+  category?: string;
+  /** "<Type>/<id>" that must be among the order's reasonReference. */
+  reasonReference?: string;
+  /** "ServiceRequest/<id>" that must be among the order's basedOn. */
+  basedOn?: string;
+  /** Substring of note[0].text. */
+  note?: string;
+}
 
 export interface ExpectedCard {
   topic: string;
   indicator?: string;
   suggestions?: string[];
+  summaryIncludes?: string[];
+  summaryExcludes?: string[];
   detailIncludes?: string[];
+  detailExcludes?: string[];
+  orders?: ExpectedOrder[];
 }
 
 export interface GoldenCase {
@@ -73,15 +92,22 @@ export function buildRequest(service: ServiceDefinition, c: GoldenCase): Record<
   const prefetch: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(service.prefetch)) {
     if (c.omitPrefetch?.includes(key)) continue;
-    const query = renderPrefetchTemplate(def.query, request);
-    if (!query) throw new Error(`template of ${key} does not render`);
-    const result = searchResources(resources, query);
-    if (result.status === 200) prefetch[key] = result.body;
-    else if (result.status === 404) prefetch[key] = null;
-    else throw new Error(`prefetch ${key} query ${query} fails on the fixture: ${JSON.stringify(result.body)}`);
+    prefetch[key] = runQuery(resources, renderTokens(def.query, request.context as unknown as Record<string, unknown>));
   }
   Object.assign(prefetch, c.prefetch ?? {});
   return { ...request, prefetch };
+}
+
+/** Posts a case to the app with the clock (Date only) pinned to the case's `now`. */
+export async function postCase(app: Express, service: ServiceDefinition, c: LoadedCase): Promise<{ status: number; body: Record<string, unknown> }> {
+  const body = buildRequest(service, c.data);
+  jest.useFakeTimers({ now: new Date(c.data.now), doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'] });
+  try {
+    const res = await request(app).post(`/cds-services/${c.service}`).set('Content-Type', 'application/json').send(body);
+    return { status: res.status, body: res.body as Record<string, unknown> };
+  } finally {
+    jest.useRealTimers();
+  }
 }
 
 type Json = Record<string, unknown>;
@@ -103,6 +129,41 @@ export function suggestionCodes(card: Json): string[] {
     }
   }
   return out.sort();
+}
+
+/** The ServiceRequests a card's suggestions would create, with one of their codings. */
+function suggestedServiceRequests(card: Json, code: string): Json[] {
+  return ((card.suggestions as Json[] | undefined) ?? [])
+    .flatMap((s) => (s.actions as Json[] | undefined) ?? [])
+    .map((a) => a.resource as Json | undefined)
+    .filter((r): r is Json => r?.resourceType === 'ServiceRequest')
+    .filter((r) => (((r.code as Json | undefined)?.coding as Json[] | undefined) ?? []).some((c) => `${String(c.system)}|${String(c.code)}` === code));
+}
+
+function references(list: unknown): string[] {
+  return ((list as Json[] | undefined) ?? []).map((r) => String(r.reference));
+}
+
+/** Differences between one suggested order and its expectation. */
+function compareOrder(topic: string, card: Json, e: ExpectedOrder): string[] {
+  const found = suggestedServiceRequests(card, e.code);
+  if (found.length === 0) return [`${topic}: no suggested ServiceRequest coded ${e.code}`];
+  const problems: string[] = [];
+  for (const r of found) {
+    const at = `${topic}: order ${e.code}`;
+    if (e.priority && r.priority !== e.priority) problems.push(`${at}: priority ${String(r.priority)}, expected ${e.priority}`);
+    if (e.category) {
+      const cats = ((r.category as Json[] | undefined) ?? []).flatMap((c) => (c.coding as Json[] | undefined) ?? []);
+      if (!cats.some((c) => c.system === 'http://snomed.info/sct' && c.code === e.category)) problems.push(`${at}: category ${JSON.stringify(cats.map((c) => `${String(c.system)}|${String(c.code)}`))}, expected SNOMED ${e.category}`);
+    }
+    if (e.reasonReference && !references(r.reasonReference).includes(e.reasonReference)) problems.push(`${at}: reasonReference ${JSON.stringify(references(r.reasonReference))} lacks ${e.reasonReference}`);
+    if (e.basedOn && !references(r.basedOn).includes(e.basedOn)) problems.push(`${at}: basedOn ${JSON.stringify(references(r.basedOn))} lacks ${e.basedOn}`);
+    if (e.note !== undefined) {
+      const note = String((((r.note as Json[] | undefined) ?? [])[0] as Json | undefined)?.text ?? '');
+      if (!note.includes(e.note)) problems.push(`${at}: note[0].text ${JSON.stringify(note)} does not include "${e.note}"`);
+    }
+  }
+  return problems;
 }
 
 /** Differences between a response and a case's expectations (empty when it matches). */
@@ -128,9 +189,13 @@ export function compareWithExpected(c: GoldenCase, status: number, body: Json): 
       const wantCodes = [...e.suggestions].sort();
       if (JSON.stringify(codes) !== JSON.stringify(wantCodes)) problems.push(`${e.topic}: suggestion codes ${JSON.stringify(codes)}, expected ${JSON.stringify(wantCodes)}`);
     }
-    for (const s of e.detailIncludes ?? []) {
-      if (!String(card.detail ?? '').includes(s)) problems.push(`${e.topic}: detail does not include "${s}"`);
-    }
+    const summary = String(card.summary ?? '');
+    const detail = String(card.detail ?? '');
+    for (const s of e.summaryIncludes ?? []) if (!summary.includes(s)) problems.push(`${e.topic}: summary ${JSON.stringify(summary)} does not include "${s}"`);
+    for (const s of e.summaryExcludes ?? []) if (summary.includes(s)) problems.push(`${e.topic}: summary ${JSON.stringify(summary)} includes "${s}", expected it absent`);
+    for (const s of e.detailIncludes ?? []) if (!detail.includes(s)) problems.push(`${e.topic}: detail does not include "${s}"`);
+    for (const s of e.detailExcludes ?? []) if (detail.includes(s)) problems.push(`${e.topic}: detail includes "${s}", expected it absent`);
+    for (const o of e.orders ?? []) problems.push(...compareOrder(e.topic, card, o));
   }
   return problems;
 }
