@@ -77,7 +77,7 @@ export function renderText(t: CompiledText, evaluate: Evaluate): string {
     }
   }
   // No empty section (clinical-rules §1): a label line ending with a colon whose items all rendered empty is dropped.
-  const kept = out.filter((line, i) => !(/:\s*$/.test(line) && (out[i + 1] ?? '').trim() === ''));
+  const kept = out.filter((line, i) => !(/:(?:\*\*)?\s*$/.test(line) && (out[i + 1] ?? '').trim() === ''));
   return kept.join('\n').replace(/\n{3,}/g, '\n\n').trim();
 }
 

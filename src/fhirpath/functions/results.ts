@@ -103,7 +103,10 @@ export function compareValue(this: FpContext, inputs: unknown[], threshold: unkn
 }
 
 /** valueIn(unit[, molarFactor]): an Observation's valueQuantity (or a Quantity) as a number in `unit`. O(n). */
-export function valueIn(this: FpContext, inputs: unknown[], unit: string, molarFactor?: number): unknown[] {
+export function valueIn(this: FpContext, inputs: unknown[], unitParam: unknown, molarParam?: unknown): unknown[] {
+  // Parameters read from a table row arrive as fhirpath.js nodes: unwrap them.
+  const unit = String(dataOf(unitParam));
+  const molarFactor = molarParam === undefined ? undefined : Number(toPlain(dataOf(molarParam)));
   const out: number[] = [];
   for (const n of inputs) {
     // fhirpath.js keeps a quantity's value as a decimal object, not a number.
