@@ -13,6 +13,19 @@ export interface Scope {
   prefetchKeys: Set<string>;
   /** Rule-defined functions of the libraries this service uses, with the variables their bodies read. */
   functions: Map<string, ExpressionAnalysis>;
+  /** Where the value sets named by the rules are recorded (prefetch code lists and the coverage report use it). */
+  usage?: ValueSetUsage;
+}
+
+export interface ValueSetUsage {
+  /** Canonical urls of every value set a rule names (memberOf, from). */
+  valueSets: Set<string>;
+  /** Per prefetch key, the value sets rules read from it with from(key, valueSet). */
+  reads: Map<string, Set<string>>;
+}
+
+export function createValueSetUsage(): ValueSetUsage {
+  return { valueSets: new Set(), reads: new Map() };
 }
 
 /** Rule-defined functions of every library: which library defines each, and what its body reads. */
@@ -60,6 +73,11 @@ export function checkExpression(
       // memberOf(valueSet) over a table's rows reads the rows' value sets, which are checked with the table.
       if (ref === undefined && call.name === 'from') issues.push({ file, pointer, message: `${call.name}() needs a literal value-set url or name` });
       else if (ref !== undefined && !valueSets.has(resolveValueSetUrl(ref))) issues.push({ file, pointer, message: `unknown value set "${ref}"` });
+      else if (ref !== undefined && scope.usage) {
+        scope.usage.valueSets.add(resolveValueSetUrl(ref));
+        const key = call.literals[0];
+        if (call.name === 'from' && key !== undefined) scope.usage.reads.set(key, (scope.usage.reads.get(key) ?? new Set()).add(ref));
+      }
     }
     if (call.name === 'from') {
       const key = call.literals[0];
@@ -68,7 +86,7 @@ export function checkExpression(
   }
 }
 
-export function checkPrefetch(prefetch: Record<string, PrefetchKey>, file: string, issues: LoadIssue[]): void {
+export function checkPrefetch(prefetch: Record<string, Pick<PrefetchKey, 'query'>>, file: string, issues: LoadIssue[]): void {
   for (const [key, p] of Object.entries(prefetch)) {
     for (const m of p.query.matchAll(/\{\{([^}]*)\}\}/g)) {
       const token = (m[1] ?? '').trim();

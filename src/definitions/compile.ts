@@ -4,7 +4,7 @@ import { compileText, compileValue, type CompiledText, type CompiledValue, type 
 import type { ValueSetIndex } from '../evaluation/terminology';
 import { analyzeExpression, type ExpressionAnalysis } from '../fhirpath/analysis';
 import type { ExpressionRuntime } from '../fhirpath/runtime';
-import { checkExpression, type LibraryFunctions, type Scope } from './check-expression';
+import { checkExpression, type LibraryFunctions, type Scope, type ValueSetUsage } from './check-expression';
 import { escapePointer } from './issues';
 import type { ActionDefinition, CardDefinition, LoadIssue, NamedExpression, RawCard, RawExpression, RawLibrary, RawSuggestion } from './types';
 
@@ -145,6 +145,7 @@ export function defineLibraryFunctions(
   runtime: ExpressionRuntime,
   valueSets: ValueSetIndex,
   issues: LoadIssue[],
+  usage?: ValueSetUsage,
 ): LibraryFunctions {
   const defined: LibraryFunctions = new Map();
   for (const { file, data } of libraries.values()) {
@@ -157,7 +158,7 @@ export function defineLibraryFunctions(
       }
       const before = issues.length;
       // Functions defined so far are callable; variables are checked where the function is called.
-      const scope: Scope = { variables: new Set(), prefetchKeys: new Set(), functions: new Map([...defined].map(([n, d]) => [n, d.analysis])) };
+      const scope: Scope = { variables: new Set(), prefetchKeys: new Set(), functions: new Map([...defined].map(([n, d]) => [n, d.analysis])), ...(usage ? { usage } : {}) };
       let analysis: ExpressionAnalysis;
       try {
         analysis = analyzeExpression(body);

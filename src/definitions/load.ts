@@ -7,13 +7,15 @@ import { buildValueSetIndex } from '../evaluation/terminology';
 import { createExpressionRuntime } from '../fhirpath/runtime';
 import type { ExpressionAnalysis } from '../fhirpath/analysis';
 import type { Scope } from './check-expression';
-import { checkPrefetch, checkExpression } from './check-expression';
+import { checkPrefetch, checkExpression, createValueSetUsage } from './check-expression';
 import { compileCards, compileNamed, defineLibraryFunctions, type TemplateCheck } from './compile';
 import { checkTables, libraryExpressions } from './checklists';
 import { dryRun } from './dry-run';
+import { coverageOf, type CoverageRow } from './coverage';
+import { checkPrefetchReads, renderPrefetchCodes } from './prefetch-codes';
 import { DefinitionsError, escapePointer, formatIssue } from './issues';
 import { createSchemaValidator, readJsonFiles } from './sources';
-import type { ChecklistDefinition, LoadIssue, NamedExpression, PrefetchKey, RawLibrary, RawService, RawSuggestion, Registry, ServiceDefinition } from './types';
+import type { ChecklistDefinition, LoadIssue, NamedExpression, RawLibrary, RawPrefetchKey, RawService, RawSuggestion, Registry, ServiceDefinition } from './types';
 
 function withoutFilters(vs: ValueSet, bad: ReadonlySet<unknown>): ValueSet {
   if (bad.size === 0 || !vs.compose) return vs;
@@ -21,7 +23,8 @@ function withoutFilters(vs: ValueSet, bad: ReadonlySet<unknown>): ValueSet {
   return { ...vs, compose: { ...vs.compose, include } };
 }
 
-export function checkDefinitions(root: string): { registry?: Registry; issues: LoadIssue[] } {
+/** Loads and checks every definition; `coverage` is the terminology report (which value sets rules name, their sources). */
+export function checkDefinitions(root: string): { registry?: Registry; issues: LoadIssue[]; coverage: CoverageRow[] } {
   const issues: LoadIssue[] = [];
   const validate = createSchemaValidator(root);
 
@@ -46,6 +49,8 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
   }
   // A filter whose regex does not compile is already an issue: index the rest so every other check still runs.
   const valueSets = buildValueSetIndex(valueSetFiles.map((f) => withoutFilters(f.data as ValueSet, badFilters)));
+  const valueSetByUrl = new Map(valueSetFiles.map((f) => [(f.data as ValueSet).url as string, f.data as ValueSet]));
+  const usage = createValueSetUsage();
   const runtime = createExpressionRuntime(valueSets);
 
   const libraries = new Map<string, { file: string; data: RawLibrary }>();
@@ -57,7 +62,7 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
   }
 
   for (const { file, data } of libraries.values()) checkTables(data, file, valueSets, issues);
-  const libraryFunctions = defineLibraryFunctions(libraries, runtime, valueSets, issues);
+  const libraryFunctions = defineLibraryFunctions(libraries, runtime, valueSets, issues, usage);
 
   const services = new Map<string, ServiceDefinition>();
   for (const f of readJsonFiles(root, issues, root)) {
@@ -69,17 +74,31 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       if (!lib) issues.push({ file: f.file, pointer: `/uses/${i}`, message: `no library named "${name}"` });
       return lib ? [lib] : [];
     });
-    // Prefetch: the libraries' templates (the data they read), then the service's own.
-    const prefetch: Record<string, PrefetchKey> = {};
-    for (const lib of used) Object.assign(prefetch, lib.data.prefetch ?? {});
-    Object.assign(prefetch, raw.prefetch ?? {});
-    checkPrefetch(prefetch, f.file, issues);
+    // Prefetch: the libraries' templates (the data they read), then the service's own; `codes` rendered from
+    // the value sets, each issue reported in the file that declares the key.
+    const rawPrefetch: Record<string, RawPrefetchKey> = {};
+    const prefetchFile = new Map<string, string>();
+    for (const [file, keys] of [...used.map((lib) => [lib.file, lib.data.prefetch] as const), [f.file, raw.prefetch] as const]) {
+      for (const [key, def] of Object.entries(keys ?? {})) {
+        rawPrefetch[key] = def;
+        prefetchFile.set(key, file);
+      }
+    }
+    checkPrefetch(rawPrefetch, f.file, issues);
+    const prefetch: ServiceDefinition['prefetch'] = {};
+    const listed = new Map<string, ReadonlySet<string>>();
+    for (const [key, def] of Object.entries(rawPrefetch)) {
+      const rendered = renderPrefetchCodes({ [key]: def }, valueSetByUrl, prefetchFile.get(key) ?? f.file, issues);
+      Object.assign(prefetch, rendered.prefetch);
+      for (const [k, v] of rendered.listed) listed.set(k, v);
+    }
     const prefetchKeys = new Set(Object.keys(prefetch));
     const functions = new Map<string, ExpressionAnalysis>();
     for (const [name, def] of libraryFunctions) if (used.some((lib) => lib.data.name === def.library)) functions.set(name, def.analysis);
     const tables: Record<string, Record<string, unknown>[]> = {};
     for (const lib of used) Object.assign(tables, lib.data.tables ?? {});
-    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable', ...Object.keys(tables)]), prefetchKeys, functions };
+    const serviceUsage = createValueSetUsage();
+    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable', ...Object.keys(tables)]), prefetchKeys, functions, usage: serviceUsage };
     const checklists: ChecklistDefinition[] = [];
     const expressions: NamedExpression[] = [];
     const templates = new Map<string, Record<string, unknown>>();
@@ -109,6 +128,8 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
       const s: Scope = { ...scope, variables: new Set([...scope.variables, ...c.extraVariables]) };
       checkExpression(c.expression.source, s, runtime, valueSets, c.file, c.pointer, issues, libraryFunctions);
     }
+    checkPrefetchReads(listed, serviceUsage.reads, valueSetByUrl, (key) => prefetchFile.get(key) ?? f.file, issues);
+    for (const url of serviceUsage.valueSets) usage.valueSets.add(url);
     const service: ServiceDefinition = {
       id: raw.id,
       hook: raw.hook,
@@ -126,8 +147,9 @@ export function checkDefinitions(root: string): { registry?: Registry; issues: L
   }
   // A library's issue is found once per service that uses it: report it once.
   const unique = [...new Map(issues.map((i) => [formatIssue(i), i])).values()];
-  if (unique.length > 0) return { issues: unique };
-  return { issues: unique, registry: Object.freeze({ services: readonlyView(new Map([...services].map(([id, svc]) => [id, deepFreeze(svc)]))), valueSets, runtime }) };
+  const coverage = coverageOf(valueSetFiles.map((v) => v.data as ValueSet), usage.valueSets);
+  if (unique.length > 0) return { issues: unique, coverage };
+  return { issues: unique, coverage, registry: Object.freeze({ services: readonlyView(new Map([...services].map(([id, svc]) => [id, deepFreeze(svc)]))), valueSets, runtime }) };
 }
 
 /** A read-only view of a Map: lookups and iteration only, no set, delete or clear to call. */

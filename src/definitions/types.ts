@@ -64,6 +64,17 @@ export interface PrefetchKey {
   readonly required: boolean;
 }
 
+/** A value set (id or url) whose codes a prefetch search lists, optionally only those of some systems. */
+export type PrefetchCodes = string | { readonly valueSet: string; readonly systems?: readonly string[] };
+
+/** A prefetch template as written: `codes` are rendered into the query's code= parameter at load time. */
+export interface RawPrefetchKey {
+  query: string;
+  required: boolean;
+  description?: string;
+  codes?: PrefetchCodes[];
+}
+
 export interface ServiceDefinition {
   readonly id: string;
   readonly hook: HookName;
@@ -93,7 +104,7 @@ export type RawExpression = string | string[];
 export interface RawLibrary {
   name: string;
   description: string;
-  prefetch?: Record<string, PrefetchKey>;
+  prefetch?: Record<string, RawPrefetchKey>;
   /** Named, unit-bearing thresholds ("15 'ug/L'"): FHIRPath literals, visible as %name to rules and card text. */
   thresholds?: Record<string, string>;
   /** Named tables (rows of plain JSON), visible as %name; a row's `valueSet` member must name a known value set. */
@@ -205,7 +216,7 @@ export interface RawService {
   title: string;
   description: string;
   usageRequirements?: string;
-  prefetch?: Record<string, PrefetchKey>;
+  prefetch?: Record<string, RawPrefetchKey>;
   uses?: string[];
   expressions: Record<string, RawExpression>;
   templates?: Record<string, Record<string, unknown>>;
