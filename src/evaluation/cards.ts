@@ -103,7 +103,8 @@ export function renderCard(card: CardDefinition, evaluation: Evaluation): Card {
   const detail = card.detail ? renderText(card.detail, evaluate) : '';
   const out: Card = {
     uuid: randomUUID(),
-    summary: truncate(renderText(card.summary, evaluate), SUMMARY_MAX),
+    // A summary is required: one whose expressions render empty on odd data falls back to the topic's display.
+    summary: truncate(renderText(card.summary, evaluate) || card.topic.display, SUMMARY_MAX),
     indicator: indicatorOf(card, evaluation),
     source: {
       label: card.source.label,
