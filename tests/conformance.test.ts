@@ -243,6 +243,7 @@ describe('renderCard on synthetic definitions', () => {
   function definition(overrides: Partial<CardDefinition> = {}): CardDefinition {
     return {
       topic: { code: 'synthetic', display: 'Synthetic' },
+      bind: {},
       when: 'show',
       indicator: 'info',
       summary: compileText('Short summary', runtime, '/summary'),

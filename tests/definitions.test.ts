@@ -194,7 +194,7 @@ const DEFECTS: [string, (dir: string) => ExpectedIssue[]][] = [
   [
     'a library function called by a service that does not use its library',
     (dir) => {
-      editDoc(dir, ORDERS_LIBRARY, (d) => setAt(d, '/functions', { isBalOrder: "code.memberOf('bal-procedure') = true" }));
+      editDoc(dir, ORDERS_LIBRARY, (d) => setAt(d, '/functions/isBalOrder', "code.memberOf('bal-procedure') = true"));
       editDoc(dir, PATIENT_VIEW, (d) => setAt(d, '/expressions/usesOrdersFunction', '%serviceRequests.where(isBalOrder()).exists()'));
       return [{ file: PATIENT_VIEW, pointer: '/expressions/usesOrdersFunction', message: /belongs to library "iph-orders"/ }];
     },
@@ -465,9 +465,9 @@ const DEFECTS: [string, (dir: string) => ExpectedIssue[]][] = [
     (dir) => {
       let pointer = '';
       editDoc(dir, PATIENT_VIEW, (d) => {
-        setAt(d, '/templates/glutenFreeDiet/patient/reference', 'Patient/{{%nobody}}');
-        const card = cardIndex(d, 'gluten-free-diet');
-        pointer = `/cards/${card}/suggestions/0/actions/0/template(glutenFreeDiet)/patient/reference`;
+        setAt(d, '/templates/iphProblem/subject/reference', 'Patient/{{%nobody}}');
+        const card = cardIndex(d, 'iph-criteria-met');
+        pointer = `/cards/${card}/suggestions/0/actions/0/template(iphProblem)/subject/reference`;
       });
       return [{ file: PATIENT_VIEW, pointer, message: /undefined variable %nobody/ }];
     },
@@ -629,8 +629,8 @@ describe('defects the checker must report rather than crash on', () => {
     let pointer = '';
     const { issues } = checkWithDefect((dir) => {
       editDoc(dir, PATIENT_VIEW, (d) => {
-        setAt(d, '/templates/glutenFreeDiet/dateTime', '{{now( }}');
-        pointer = `/cards/${cardIndex(d, 'gluten-free-diet')}/suggestions/0/actions/0/resource`;
+        setAt(d, '/templates/iphProblem/recordedDate', '{{now( }}');
+        pointer = `/cards/${cardIndex(d, 'iph-criteria-met')}/suggestions/0/actions/0/resource`;
       });
       return [];
     });

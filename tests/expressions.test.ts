@@ -392,23 +392,65 @@ describe('valueIn(unit[, molarFactor])', () => {
   });
 });
 
-describe('largestFall(days, unit[, molarFactor])', () => {
+describe('fallPair(spanDays, laterWithinDays, unit[, molarFactor])', () => {
+  const hbAt = (id: string, when: string, value: number, unit = 'g/dL') => observation(id, '718-7', { effectiveDateTime: when, valueQuantity: { value, unit } });
+  const ids = (expr: string, list: Json[]) => evaluate(expr, { vars: { o: list } }).map((r) => (r as Json).id);
+
+  test('the earlier and the later result of the largest fall within the span', () => {
+    const list = [hbAt('a', '2026-06-01', 12), hbAt('b', '2026-06-05', 9.5), hbAt('c', '2026-06-06', 10.5)];
+    expect(ids("%o.fallPair(7, 30, 'g/dL')", list)).toEqual(['a', 'b']);
+  });
+
+  test('pairs further apart than the span, rises, and a later result outside the recent window give nothing', () => {
+    expect(ids("%o.fallPair(7, 30, 'g/dL')", [hbAt('a', '2026-05-01', 12), hbAt('b', '2026-06-01', 8)])).toEqual([]);
+    expect(ids("%o.fallPair(7, 30, 'g/dL')", [hbAt('a', '2026-06-01', 9), hbAt('b', '2026-06-02', 10)])).toEqual([]);
+    expect(ids("%o.fallPair(30, 30, 'g/dL')", [hbAt('a', '2026-04-20', 12), hbAt('b', '2026-05-10', 9)])).toEqual([]);
+    expect(ids("%o.fallPair(30, 60, 'g/dL')", [hbAt('a', '2026-04-20', 12), hbAt('b', '2026-05-10', 9)])).toEqual(['a', 'b']);
+  });
+
+  test('units are converted (mmol/L with the molar factor); the size is valueIn() of the pair', () => {
+    const list = [hbAt('a', '2026-06-01', 120, 'g/L'), hbAt('b', '2026-06-03', 6, 'mmol/L')];
+    const [fall] = evaluate("%o.fallPair(7, 30, 'g/dL', 1.611).select(valueIn('g/dL', 1.611)).aggregate(iif($total.empty(), $this, $total - $this))", { vars: { o: list } }) as number[];
+    expect(fall).toBeCloseTo(12 - 6 * 1.611, 8);
+  });
+});
+
+describe('trendLine(label, unit[, molarFactor])', () => {
   const hbAt = (id: string, when: string, value: number, unit = 'g/dL') => observation(id, '718-7', { effectiveDateTime: when, valueQuantity: { value, unit } });
 
-  test('the largest decrease from an earlier to a later result within the window', () => {
-    const list = [hbAt('a', '2026-06-01', 12), hbAt('b', '2026-06-05', 9.5), hbAt('c', '2026-06-06', 10.5)];
-    expect(evaluate("%o.largestFall(7, 'g/dL')", { vars: { o: list } })).toEqual([2.5]);
+  test('oldest first, one decimal, the unit once, at the end', () => {
+    const list = [hbAt('b', '2026-06-05', 10.14), hbAt('a', '2026-06-01', 12.9)];
+    expect(evaluate("%o.trendLine('Hb', 'g/dL')", { vars: { o: list } })).toEqual(['Hb 12.9 (2026-06-01) → 10.1 g/dL (2026-06-05)']);
   });
 
-  test('pairs further apart than the window do not count; a rise is negative', () => {
-    expect(evaluate("%o.largestFall(7, 'g/dL')", { vars: { o: [hbAt('a', '2026-05-01', 12), hbAt('b', '2026-06-01', 8)] } })).toEqual([]);
-    expect(evaluate("%o.largestFall(7, 'g/dL')", { vars: { o: [hbAt('a', '2026-06-01', 9), hbAt('b', '2026-06-02', 10)] } })).toEqual([-1]);
+  test('values are shown in the unit of the newest result; only the last 6 are kept', () => {
+    const list = [hbAt('a', '2026-06-01', 12.5), hbAt('b', '2026-06-05', 101, 'g/L')];
+    expect(evaluate("%o.trendLine('Hb', 'g/dL')", { vars: { o: list } })).toEqual(['Hb 125 (2026-06-01) → 101 g/L (2026-06-05)']);
+    const many = Array.from({ length: 8 }, (_, i) => hbAt(`h${i}`, `2026-06-0${i + 1}`, 10 + i));
+    expect(String(evaluate("%o.trendLine('Hb', 'g/dL')", { vars: { o: many } })[0]).split('→')).toHaveLength(6);
   });
 
-  test('units are converted (mmol/L with the molar factor)', () => {
-    const list = [hbAt('a', '2026-06-01', 120, 'g/L'), hbAt('b', '2026-06-03', 6, 'mmol/L')];
-    const [fall] = evaluate("%o.largestFall(7, 'g/dL', 1.611)", { vars: { o: list } }) as number[];
-    expect(fall).toBeCloseTo(12 - 6 * 1.611, 8);
+  test('nothing without a convertible result', () => {
+    expect(evaluate("%o.trendLine('Hb', 'g/dL')", { vars: { o: [hbAt('a', '2026-06-01', 3, 'furlongs')] } })).toEqual([]);
+  });
+});
+
+describe('compareValue(threshold[, molarFactor])', () => {
+  const ferritin = (value: number, unit: string) => observation('f', '2276-4', { effectiveDateTime: '2026-06-01', valueQuantity: { value, unit } });
+
+  test('below, at and above a threshold quantity, in the threshold unit', () => {
+    expect(evaluate("%o.compareValue(15 'ug/L')", { vars: { o: [ferritin(14.9, 'ng/mL'), ferritin(15, 'ug/L'), ferritin(0.016, 'mg/L')] } })).toEqual([-1, 0, 1]);
+  });
+
+  test('a unitless threshold compares the bare value; an unconvertible value gives nothing', () => {
+    expect(evaluate('%o.compareValue(1.5)', { vars: { o: [observation('i', '6301-6', { valueQuantity: { value: 1.6 } })] } })).toEqual([1]);
+    expect(evaluate("%o.compareValue(15 'ug/L')", { vars: { o: [ferritin(3, 'furlongs')] } })).toEqual([]);
+  });
+});
+
+describe('sentences()', () => {
+  test('splits after sentence ends and at line breaks, keeping decimals', () => {
+    expect(evaluate("'Nodule 1.5 cm. No effusion!\nBilateral opacities'.sentences()")).toEqual(['Nodule 1.5 cm.', 'No effusion!', 'Bilateral opacities']);
   });
 });
 

@@ -130,7 +130,7 @@ describe('text templates: how values read', () => {
     const report = { resourceType: 'DiagnosticReport', status: 'final', code: { text: 'CT chest' }, conclusionCode: [{ text: 'Ground-glass opacities' }], effectiveDateTime: '2026-03-01' };
     const order = { resourceType: 'ServiceRequest', status: 'active', code: { text: 'Echocardiogram' }, authoredOn: '2026-06-01' };
     expect(text(['- {{%r}}'], { r: [procedure, undated, report, order] })).toBe(
-      '- Bronchoscopy and bronchoalveolar lavage on 2026-02-19\n- ANA: negative (undated)\n- CT chest: Ground-glass opacities on 2026-03-01\n- Echocardiogram (active, 2026-06-01)',
+      '- Bronchoscopy and bronchoalveolar lavage on 2026-02-19\n- ANA: negative (undated)\n- CT chest: Ground-glass opacities on 2026-03-01\n- Echocardiogram: ordered (2026-06-01)',
     );
   });
 

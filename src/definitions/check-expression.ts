@@ -70,9 +70,12 @@ export function checkExpression(
     const vsArg = call.name === 'memberOf' ? 0 : call.name === 'from' ? 1 : -1;
     if (vsArg >= 0) {
       const ref = call.literals[vsArg];
-      if (ref === undefined) issues.push({ file, pointer, message: `${call.name}() needs a literal value-set url or name` });
-      else if (!valueSets.has(resolveValueSetUrl(ref))) issues.push({ file, pointer, message: `unknown value set "${ref}"` });
-      else if (scope.usage) {
+      // memberOf(valueSet) over a table's rows (a row's `valueSet` member, or a variable holding it) reads value sets
+      // the table check verifies; any other non-literal argument is an issue.
+      const tableValueSet = call.name === 'memberOf' && /^(valueSet|%[A-Za-z]+)$/.test(call.params[0] ?? '');
+      if (ref === undefined && !tableValueSet) issues.push({ file, pointer, message: `${call.name}() needs a literal value-set url or name` });
+      else if (ref !== undefined && !valueSets.has(resolveValueSetUrl(ref))) issues.push({ file, pointer, message: `unknown value set "${ref}"` });
+      else if (ref !== undefined && scope.usage) {
         scope.usage.valueSets.add(resolveValueSetUrl(ref));
         const key = call.literals[0];
         if (call.name === 'from' && key !== undefined) scope.usage.reads.set(key, (scope.usage.reads.get(key) ?? new Set()).add(ref));

@@ -6,10 +6,14 @@ import { analyzeExpression, type ExpressionAnalysis } from '../fhirpath/analysis
 import type { ExpressionRuntime } from '../fhirpath/runtime';
 import { checkExpression, type LibraryFunctions, type Scope, type ValueSetUsage } from './check-expression';
 import { escapePointer } from './issues';
-import type { ActionDefinition, CardDefinition, LoadIssue, NamedExpression, RawCard, RawLibrary, RawSuggestion } from './types';
+import type { ActionDefinition, CardDefinition, LoadIssue, NamedExpression, RawCard, RawExpression, RawLibrary, RawSuggestion } from './types';
+
+function sourceOf(raw: RawExpression): string {
+  return Array.isArray(raw) ? raw.join('\n') : raw;
+}
 
 export function compileNamed(
-  raw: Record<string, string>,
+  raw: Record<string, RawExpression>,
   file: string,
   scope: Scope,
   runtime: ExpressionRuntime,
@@ -18,7 +22,8 @@ export function compileNamed(
   libraryFunctions: LibraryFunctions,
 ): NamedExpression[] {
   const out: NamedExpression[] = [];
-  for (const [name, source] of Object.entries(raw)) {
+  for (const [name, rawSource] of Object.entries(raw)) {
+    const source = sourceOf(rawSource);
     const pointer = `/expressions/${escapePointer(name)}`;
     if (scope.variables.has(name)) issues.push({ file, pointer, message: `name "${name}" is already defined (prefetch key, built-in or earlier expression)` });
     const before = issues.length;
@@ -72,6 +77,9 @@ export function compileCards(
     if (topics.has(card.topic.code)) issues.push({ file, pointer: `${cp}/topic/code`, message: `topic "${card.topic.code}" is used by two cards (at most one card per topic)` });
     topics.add(card.topic.code);
     requireName(card.when, `${cp}/when`);
+    for (const [v, name] of Object.entries(card.bind ?? {})) requireName(name, `${cp}/bind/${escapePointer(v)}`);
+    requireName(card.suggestionsWhen, `${cp}/suggestionsWhen`);
+    const bound = Object.keys(card.bind ?? {});
     if (typeof card.indicator === 'object') requireName(card.indicator.expression, `${cp}/indicator/expression`);
     let rawSuggestions: RawSuggestion[] = [];
     if (typeof card.suggestions === 'string') {
@@ -86,7 +94,7 @@ export function compileCards(
         const ap = `${sp}/actions/${ai}`;
         requireName(a.when, `${ap}/when`);
         requireName(a.forEach, `${ap}/forEach`);
-        const extra = [...Object.keys(a.with ?? {}), ...(a.forEach ? ['item'] : [])];
+        const extra = [...bound, ...Object.keys(a.with ?? {}), ...(a.forEach ? ['item'] : [])];
         let resourceSource: Record<string, unknown> | undefined = a.resource;
         if (a.template !== undefined) {
           resourceSource = templates.get(a.template);
@@ -116,6 +124,8 @@ export function compileCards(
     });
     return {
       topic: card.topic,
+      bind: card.bind ?? {},
+      suggestionsWhen: card.suggestionsWhen,
       when: card.when,
       indicator: card.indicator,
       summary: text(card.summary, `${cp}/summary`),
@@ -139,7 +149,8 @@ export function defineLibraryFunctions(
 ): LibraryFunctions {
   const defined: LibraryFunctions = new Map();
   for (const { file, data } of libraries.values()) {
-    for (const [name, body] of Object.entries(data.functions ?? {})) {
+    for (const [name, rawBody] of Object.entries(data.functions ?? {})) {
+      const body = sourceOf(rawBody);
       const pointer = `/functions/${escapePointer(name)}`;
       if (runtime.functionNames.has(name) || defined.has(name)) {
         issues.push({ file, pointer, message: `function ${name}() already exists` });
@@ -154,6 +165,11 @@ export function defineLibraryFunctions(
       } catch (e) {
         issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
         continue;
+      }
+      // A body that calls another function reads that function's variables too: they are checked at the call sites.
+      for (const f of analysis.functions) {
+        const callee = defined.get(f)?.analysis;
+        for (const v of callee?.variables ?? []) if (!callee?.defined.has(v)) analysis.variables.add(v);
       }
       checkExpression(body, { ...scope, variables: new Set([...analysis.variables]) }, runtime, valueSets, file, pointer, issues, defined);
       if (issues.length > before) continue;

@@ -2,7 +2,7 @@
 // fhirpath.js reports only on evaluation (unknown functions, undefined %variables).
 import type { HookName, HookRequest } from '../cds-hooks';
 import { errorMessage } from '../errors';
-import { evaluateService } from '../evaluation/evaluate';
+import { evaluateService, layerVariables } from '../evaluation/evaluate';
 import type { ValueSetIndex } from '../evaluation/terminology';
 import type { TemplateCheck } from './compile';
 import type { LoadIssue, ServiceDefinition } from './types';
@@ -35,7 +35,7 @@ export function dryRun(service: ServiceDefinition, checks: TemplateCheck[], valu
     if (named) issues.push({ file: named.file, pointer: named.pointer, message: `fails on an empty record: ${failure.message}` });
   }
   for (const check of checks) {
-    const vars = Object.assign(Object.create(evaluation.vars) as Record<string, unknown>, Object.fromEntries(check.extraVariables.map((v) => [v, []])));
+    const vars = layerVariables(evaluation.vars, Object.fromEntries(check.extraVariables.map((v) => [v, []])));
     try {
       check.expression.evaluate(context, vars);
     } catch (e) {

@@ -9,12 +9,13 @@ import type { ExpressionAnalysis } from '../fhirpath/analysis';
 import type { Scope } from './check-expression';
 import { checkPrefetch, checkExpression, createValueSetUsage } from './check-expression';
 import { compileCards, compileNamed, defineLibraryFunctions, type TemplateCheck } from './compile';
+import { checkTables, libraryExpressions } from './checklists';
 import { dryRun } from './dry-run';
 import { coverageOf, type CoverageRow } from './coverage';
 import { checkPrefetchReads, renderPrefetchCodes } from './prefetch-codes';
 import { DefinitionsError, escapePointer, formatIssue } from './issues';
 import { createSchemaValidator, readJsonFiles } from './sources';
-import type { LoadIssue, NamedExpression, RawLibrary, RawPrefetchKey, RawService, RawSuggestion, Registry, ServiceDefinition } from './types';
+import type { ChecklistDefinition, LoadIssue, NamedExpression, RawLibrary, RawPrefetchKey, RawService, RawSuggestion, Registry, ServiceDefinition } from './types';
 
 function withoutFilters(vs: ValueSet, bad: ReadonlySet<unknown>): ValueSet {
   if (bad.size === 0 || !vs.compose) return vs;
@@ -60,6 +61,7 @@ export function checkDefinitions(root: string, engine: FhirPathEngine = 'compile
     libraries.set(lib.name, { file: f.file, data: lib });
   }
 
+  for (const { file, data } of libraries.values()) checkTables(data, file, valueSets, issues);
   const libraryFunctions = defineLibraryFunctions(libraries, runtime, valueSets, issues, usage);
 
   const services = new Map<string, ServiceDefinition>();
@@ -93,8 +95,11 @@ export function checkDefinitions(root: string, engine: FhirPathEngine = 'compile
     const prefetchKeys = new Set(Object.keys(prefetch));
     const functions = new Map<string, ExpressionAnalysis>();
     for (const [name, def] of libraryFunctions) if (used.some((lib) => lib.data.name === def.library)) functions.set(name, def.analysis);
+    const tables: Record<string, Record<string, unknown>[]> = {};
+    for (const lib of used) Object.assign(tables, lib.data.tables ?? {});
     const serviceUsage = createValueSetUsage();
-    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable']), prefetchKeys, functions, usage: serviceUsage };
+    const scope: Scope = { variables: new Set([...prefetchKeys, 'unavailable', ...Object.keys(tables)]), prefetchKeys, functions, usage: serviceUsage };
+    const checklists: ChecklistDefinition[] = [];
     const expressions: NamedExpression[] = [];
     const templates = new Map<string, Record<string, unknown>>();
     const suggestionSets = new Map<string, RawSuggestion[]>();
@@ -105,7 +110,9 @@ export function checkDefinitions(root: string, engine: FhirPathEngine = 'compile
       }
     };
     for (const lib of used) {
-      expressions.push(...compileNamed(lib.data.expressions, lib.file, scope, runtime, valueSets, issues, libraryFunctions));
+      const expanded = libraryExpressions(lib.data, lib.file, issues);
+      checklists.push(...expanded.checklists);
+      expressions.push(...compileNamed(expanded.expressions, lib.file, scope, runtime, valueSets, issues, libraryFunctions));
       define(templates, lib.data.templates, lib.file, 'templates');
       define(suggestionSets, lib.data.suggestionSets, lib.file, 'suggestionSets');
     }
@@ -131,6 +138,8 @@ export function checkDefinitions(root: string, engine: FhirPathEngine = 'compile
       usageRequirements: raw.usageRequirements,
       prefetch,
       expressions,
+      tables,
+      checklists,
       cards,
     };
     if (issues.length === 0) dryRun(service, checks, valueSets, issues);

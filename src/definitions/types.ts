@@ -51,6 +51,10 @@ export interface LinkDefinition {
 
 export interface CardDefinition {
   readonly topic: { code: string; display: string };
+  /** Variables the card's action templates see: template variable -> expression name. */
+  readonly bind: Readonly<Record<string, string>>;
+  /** The card offers its suggestions only when this boolean expression holds. */
+  readonly suggestionsWhen?: string;
   readonly when: string;
   readonly indicator: 'info' | 'warning' | 'critical' | { expression: string };
   readonly summary: CompiledText;
@@ -87,6 +91,9 @@ export interface ServiceDefinition {
   readonly prefetch: Readonly<Record<string, PrefetchKey>>;
   /** Library expressions first, then the service's own, in evaluation order. */
   readonly expressions: readonly NamedExpression[];
+  /** Named tables of the libraries used (variables of every evaluation). */
+  readonly tables: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+  readonly checklists: readonly ChecklistDefinition[];
   readonly cards: readonly CardDefinition[];
 }
 
@@ -98,15 +105,80 @@ export interface Registry {
 
 export const TOPIC_SYSTEM = 'https://iph-cds.dev/fhir/CodeSystem/card-topic';
 
+/** An expression: one string, or an array of lines (joined with line breaks) for long rules. */
+export type RawExpression = string | string[];
+
 export interface RawLibrary {
   name: string;
   description: string;
   prefetch?: Record<string, RawPrefetchKey>;
-  functions?: Record<string, string>;
-  expressions: Record<string, string>;
+  /** Named, unit-bearing thresholds ("15 'ug/L'"): FHIRPath literals, visible as %name to rules and card text. */
+  thresholds?: Record<string, string>;
+  /** Named tables (rows of plain JSON), visible as %name; a row's `valueSet` member must name a known value set. */
+  tables?: Record<string, Record<string, unknown>[]>;
+  checklists?: Record<string, RawChecklist>;
+  functions?: Record<string, RawExpression>;
+  expressions: Record<string, RawExpression>;
   templates?: Record<string, Record<string, unknown>>;
   suggestionSets?: Record<string, RawSuggestion[]>;
   cards?: RawCard[];
+}
+
+/**
+ * A checklist (e.g. the exclusion work-up): tests grouped into groups. The loader expands it into named
+ * expressions, inserted after the expression named `after` (see expandChecklist).
+ */
+export interface RawChecklist {
+  label: string;
+  /** The expansion follows this expression (default: the library's last one). */
+  after?: string;
+  /**
+   * FHIRPath templates per test (a test row may carry its own): `{field}` is replaced by the test row's member (e.g.
+   * `{valueSet}`, `{window}`). `results`: the results that complete the test; `pending`: its pending orders and
+   * preliminary results; `flag`: text appended to a done result's line (FHIRPath on the result).
+   */
+  results?: string;
+  pending?: string;
+  flag?: string;
+  tests: RawChecklistTest[];
+  groups?: RawChecklistGroup[];
+}
+
+export interface RawChecklistTest {
+  id: string;
+  label: string;
+  valueSet: string;
+  /** FHIRPath: the test is only required when it holds (default: always). */
+  requiredWhen?: string;
+  results?: string;
+  pending?: string;
+  flag?: string;
+  /** FHIRPath: the state line of a done test, on its latest result (default: evidence() + flag). */
+  line?: string;
+  /** FHIRPath: the state line's text when the test is neither done nor pending (default 'not on record'). */
+  missingText?: string;
+  [field: string]: unknown;
+}
+
+export interface RawChecklistGroup {
+  id: string;
+  label: string;
+  tests: string[];
+}
+
+/** What the loader exposes of a checklist: its groups and tests and the names that hold their state per request. */
+export interface ChecklistDefinition {
+  readonly id: string;
+  readonly label: string;
+  readonly groups: readonly {
+    readonly id: string;
+    readonly label: string;
+    /** Boolean expressions: done, pending (every missing test pending), missing (neither). */
+    readonly names: { readonly done: string; readonly pending: string; readonly missing: string; readonly results: string };
+    readonly tests: readonly { readonly id: string; readonly label: string; readonly valueSet: string; readonly names: { readonly results: string; readonly pending: string; readonly needed: string } }[];
+  }[];
+  /** Collections of group labels / lines: done, pending, missing (a partial group with its missing tests), pending items. */
+  readonly names: { readonly doneLines: string; readonly pendingGroups: string; readonly missingGroups: string; readonly missingLines: string; readonly pendingItems: string; readonly stateLines: string };
 }
 
 export interface RawSuggestion {
@@ -129,6 +201,10 @@ export interface RawAction {
 
 export interface RawCard {
   topic: { code: string; display: string };
+  /** Variables the card's action templates see: template variable -> expression name (e.g. priority, reason). */
+  bind?: Record<string, string>;
+  /** Name of a boolean expression: the card offers its suggestions only when it holds (a shared set made inert). */
+  suggestionsWhen?: string;
   when: string;
   indicator: CardDefinition['indicator'];
   summary: string;
@@ -149,7 +225,7 @@ export interface RawService {
   usageRequirements?: string;
   prefetch?: Record<string, RawPrefetchKey>;
   uses?: string[];
-  expressions: Record<string, string>;
+  expressions: Record<string, RawExpression>;
   templates?: Record<string, Record<string, unknown>>;
   cards: RawCard[];
 }

@@ -6,7 +6,7 @@ import { TOPIC_SYSTEM, type ActionDefinition, type CardDefinition, type ServiceD
 import { errorMessage } from '../errors';
 import { toPlain } from '../fhirpath/nodes';
 import { type CompiledExpression } from '../fhirpath/runtime';
-import { isTrue, type Evaluation } from './evaluate';
+import { isTrue, layerVariables, type Evaluation } from './evaluate';
 import { renderText, renderValue, type Evaluate } from './templates';
 
 export interface Coding {
@@ -45,7 +45,7 @@ const SUMMARY_MAX = 139;
 
 function evaluator(evaluation: Evaluation, extra: Record<string, unknown> = {}): Evaluate {
   // The action's own variables sit in front of the evaluation's (prototype chain): no copy, and no lazy name is forced.
-  const vars = Object.keys(extra).length ? Object.assign(Object.create(evaluation.vars) as Record<string, unknown>, extra) : evaluation.vars;
+  const vars = Object.keys(extra).length ? layerVariables(evaluation.vars, extra) : evaluation.vars;
   return (expr: CompiledExpression) => {
     try {
       return expr.evaluate(evaluation.context, vars);
@@ -62,11 +62,11 @@ function indicatorOf(card: CardDefinition, evaluation: Evaluation): Card['indica
   return value === 'critical' || value === 'warning' ? value : 'info';
 }
 
-function renderActions(def: ActionDefinition, evaluation: Evaluation): Action[] {
+function renderActions(def: ActionDefinition, evaluation: Evaluation, bound: Record<string, unknown>): Action[] {
   if (def.when && !isTrue(evaluation.vars[def.when])) return [];
   const items: unknown[] = def.forEach ? ((evaluation.vars[def.forEach] as unknown[] | undefined) ?? []) : [undefined];
   return items.flatMap((item) => {
-    const extra: Record<string, unknown> = { ...structuredClone(def.with) };
+    const extra: Record<string, unknown> = { ...bound, ...structuredClone(def.with) };
     if (def.forEach) extra.item = [item];
     const evaluate = evaluator(evaluation, extra);
     const action: Action = { type: def.type, description: renderText(def.description, evaluate) || def.type };
@@ -102,16 +102,20 @@ function renderLinks(card: CardDefinition, options: RenderOptions): NonNullable<
 export function renderCard(card: CardDefinition, evaluation: Evaluation, options: RenderOptions = {}): Card {
   const evaluate = evaluator(evaluation);
   const suggestions: Suggestion[] = [];
-  for (const s of card.suggestions) {
+  // The card's bound variables (e.g. the priority and the reason of its orders), read once for every action.
+  const bound = Object.fromEntries(Object.entries(card.bind).map(([v, name]) => [v, evaluation.vars[name]]));
+  const offered = card.suggestionsWhen === undefined || isTrue(evaluation.vars[card.suggestionsWhen]);
+  for (const s of offered ? card.suggestions : []) {
     if (s.when && !isTrue(evaluation.vars[s.when])) continue;
-    const actions = s.actions.flatMap((a) => renderActions(a, evaluation));
+    const actions = s.actions.flatMap((a) => renderActions(a, evaluation, bound));
     if (actions.length === 0) continue;
     suggestions.push({ label: renderText(s.label, evaluate), uuid: randomUUID(), ...(s.isRecommended !== undefined ? { isRecommended: s.isRecommended } : {}), actions });
   }
   const detail = card.detail ? renderText(card.detail, evaluate) : '';
   const out: Card = {
     uuid: randomUUID(),
-    summary: truncate(renderText(card.summary, evaluate), SUMMARY_MAX),
+    // A summary is required: one whose expressions render empty on odd data falls back to the topic's display.
+    summary: truncate(renderText(card.summary, evaluate) || card.topic.display, SUMMARY_MAX),
     indicator: indicatorOf(card, evaluation),
     source: {
       label: card.source.label,

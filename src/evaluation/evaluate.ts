@@ -81,6 +81,7 @@ export function evaluateService(service: ServiceDefinition, request: HookRequest
   const scope: RequestScope = { now, index, referenceable: referenceableResources(request, index.keys as ReadonlyMap<string, Json[]>) };
   const initial: Record<string, unknown> = { unavailable: Object.keys(prefetch.unavailable) };
   for (const key of Object.keys(service.prefetch)) initial[key] = index.keys.get(key) ?? [];
+  for (const [name, rows] of Object.entries(service.tables)) initial[name] = rows;
   const context = request.context as Json;
   const failures: { name: string; message: string }[] = [];
   const vars = Object.assign(Object.create(lazyNamesOf(service)) as Record<string, unknown>, createVariables(scope, initial));
@@ -93,3 +94,14 @@ export function evaluateService(service: ServiceDefinition, request: HookRequest
 export function isTrue(value: unknown): boolean {
   return Array.isArray(value) && value.length === 1 && value[0] === true;
 }
+
+/**
+ * Variables layered in front of an evaluation's (prototype chain: no copy, no lazy name forced). Defined, not
+ * assigned: a layer may shadow a name the evaluation computes (a card's bound `priority` over the library default).
+ */
+export function layerVariables(vars: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const layered = Object.create(vars) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(extra)) Object.defineProperty(layered, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return layered;
+}
+

@@ -16,15 +16,21 @@ function conceptText(c: unknown): string | undefined {
   return first ? String(first.code) : undefined;
 }
 
+/** Card numbers show at most one decimal (clinical-rules §7). */
 export function formatNumber(n: number): string {
-  return String(Number(n.toFixed(2)));
+  return String(Number(n.toFixed(1)));
+}
+
+/** A unit as card text: UCUM's "u" (and the lab spelling "mcg") read as micro. */
+export function formatUnit(unit: string): string {
+  return unit.replace(/^u(g|mol)\//, 'µ$1/').replace(/^mcg\//, 'µg/');
 }
 
 export function formatQuantity(q: Json): string {
   const value = typeof q.value === 'number' ? formatNumber(q.value) : String(q.value ?? '?');
   const comparator = typeof q.comparator === 'string' ? q.comparator : '';
   // An over-long unit is not converted anywhere; the card says so instead of printing it.
-  const unit = unitTooLong(q) ? '(unit unreadable)' : typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '';
+  const unit = unitTooLong(q) ? '(unit unreadable)' : formatUnit(typeof q.unit === 'string' && q.unit ? q.unit : typeof q.code === 'string' ? q.code : '');
   return `${comparator}${value}${unit ? ` ${unit}` : ''}`;
 }
 
@@ -43,25 +49,44 @@ function interpretationCodes(o: Json): string {
   return codes.length ? ` (${codes.join(', ')})` : '';
 }
 
+function truncateText(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1).trimEnd()}…`;
+}
+
+const ORDER_STATES: Record<string, string> = { draft: 'drafted', active: 'ordered', 'on-hold': 'ordered' };
+
+/** The laboratory's reference range of a result, when it has one ("; reference range 0.5-1.0 mg/dL"). */
+function rangeText(o: Json): string {
+  const range = Array.isArray(o.referenceRange) ? (o.referenceRange[0] as Json | undefined) : undefined;
+  const low = range?.low as Json | undefined;
+  const high = range?.high as Json | undefined;
+  if (high && typeof high.value === 'number') return `; reference range ${low && typeof low.value === 'number' ? `${formatNumber(low.value)}-` : 'up to '}${formatQuantity(high)}`;
+  if (low && typeof low.value === 'number') return `; reference range from ${formatQuantity(low)}`;
+  return '';
+}
+
 /** One evidence line for a resource; falls back to its type and id. */
 export function describeResource(r: Json): string {
   const date = clinicalDateOf(r);
   const on = date === undefined ? ' (undated)' : ` on ${isoDay(date)}`;
   switch (r.resourceType) {
     case 'Observation': {
-      const value = observationValue(r);
-      return `${conceptText(r.code) ?? 'Result'}: ${value ?? 'no value'}${interpretationCodes(r)}${on}`;
+      // A registered or preliminary result is shown as pending (clinical-rules §1 pending line).
+      const pending = r.status === 'registered' || r.status === 'preliminary' ? String(r.status) : undefined;
+      const value = pending ?? observationValue(r);
+      return `${conceptText(r.code) ?? 'Result'}: ${value ?? 'no value'}${pending ? '' : interpretationCodes(r)}${on}${pending ? '' : rangeText(r)}`;
     }
     case 'Condition':
       return `${conceptText(r.code) ?? 'Condition'}${date === undefined ? '' : ` (${isoDay(date)})`}`;
     case 'DiagnosticReport': {
       const conclusion = Array.isArray(r.conclusionCode) ? (r.conclusionCode as unknown[]).map(conceptText).filter(Boolean).join(', ') : '';
-      return `${conceptText(r.code) ?? 'Report'}${conclusion ? `: ${conclusion}` : typeof r.conclusion === 'string' ? `: ${r.conclusion}` : ''}${on}`;
+      return `${conceptText(r.code) ?? 'Report'}${conclusion ? `: ${conclusion}` : typeof r.conclusion === 'string' ? `: ${truncateText(r.conclusion, 200)}` : ''}${on}`;
     }
     case 'Procedure':
       return `${conceptText(r.code) ?? 'Procedure'}${on}`;
     case 'ServiceRequest':
-      return `${conceptText(r.code) ?? 'Order'} (${String(r.status ?? 'unknown status')}${date === undefined ? '' : `, ${isoDay(date)}`})`;
+      // Pending orders: "drafted" for a draft, "ordered" for active or on-hold (clinical-rules §1).
+      return `${conceptText(r.code) ?? 'Order'}: ${ORDER_STATES[String(r.status)] ?? String(r.status ?? 'unknown status')}${date === undefined ? '' : ` (${isoDay(date)})`}`;
     case 'MedicationRequest':
       return `${conceptText(r.medicationCodeableConcept) ?? 'Medication'} (${String(r.status ?? 'unknown status')})`;
     case 'NutritionOrder':

@@ -62,7 +62,7 @@ function conversionFactor(from: string, to: string): number | null {
 
 /**
  * The value of `q` expressed in `targetUnit`, or undefined when it cannot be converted.
- * `molarFactor` converts mmol/L to the target unit (hemoglobin: 1.611 g/dL per mmol/L).
+ * `molarFactor` (g/dL per mmol/L: hemoglobin 1.611) converts between molar and mass units (µmol/L <-> mg/dL).
  */
 export function quantityIn(q: QuantityLike, targetUnit: string, molarFactor?: number): number | undefined {
   const value = typeof q.value === 'number' ? q.value : typeof q.value === 'string' ? Number(q.value) : NaN;
@@ -72,12 +72,16 @@ export function quantityIn(q: QuantityLike, targetUnit: string, molarFactor?: nu
   if (targetUnit.length > MAX_UNIT_LENGTH) return undefined;
   const target = UNIT_ALIASES[targetUnit.toLowerCase()] ?? targetUnit;
   let result: number | undefined;
-  if (molarFactor !== undefined && from === 'mmol/L' && target !== 'mmol/L') {
-    const toTarget = conversionFactor('g/dL', target);
-    result = toTarget === null ? undefined : value * molarFactor * toTarget;
-  } else {
-    const f = conversionFactor(from, target);
-    result = f === null ? undefined : value * f;
+  const direct = conversionFactor(from, target);
+  if (direct !== null) result = value * direct;
+  else if (molarFactor !== undefined) {
+    // Mass <-> amount of substance (not commensurable in UCUM): through mmol/L and g/dL with the analyte's factor.
+    const fromMolar = conversionFactor(from, 'mmol/L');
+    const toMass = conversionFactor('g/dL', target);
+    const fromMass = conversionFactor(from, 'g/dL');
+    const toMolar = conversionFactor('mmol/L', target);
+    if (fromMolar !== null && toMass !== null) result = value * fromMolar * molarFactor * toMass;
+    else if (fromMass !== null && toMolar !== null) result = ((value * fromMass) / molarFactor) * toMolar;
   }
   return result === undefined ? undefined : Number(result.toPrecision(12));
 }

@@ -76,7 +76,9 @@ export function renderText(t: CompiledText, evaluate: Evaluate): string {
       out.push(line.parts.map((p) => (typeof p === 'string' ? p : textOf(evaluate(p)).join(', '))).join(''));
     }
   }
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+  // No empty section (clinical-rules §1): a label line ending with a colon whose items all rendered empty is dropped.
+  const kept = out.filter((line, i) => !(/:(?:\*\*)?\s*$/.test(line) && (out[i + 1] ?? '').trim() === ''));
+  return kept.join('\n').replace(/\n{3,}/g, '\n\n').trim();
 }
 
 export function compileValue(value: unknown, runtime: ExpressionRuntime, pointer: string, found: TemplateExpression[]): CompiledValue {

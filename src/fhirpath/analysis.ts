@@ -8,7 +8,7 @@ export interface ExpressionAnalysis {
   /** Names introduced with defineVariable('x', ...) inside the expression. */
   defined: Set<string>;
   /** Every function call with its string-literal parameters (undefined where a parameter is not a literal). */
-  calls: { name: string; literals: (string | undefined)[] }[];
+  calls: { name: string; literals: (string | undefined)[]; params: string[] }[];
 }
 
 interface AstNode {
@@ -35,7 +35,7 @@ export function analyzeExpression(expr: string): ExpressionAnalysis {
       if (name) result.functions.add(name);
       const params = node.children?.find((c) => c.type === 'ParamList')?.children ?? [];
       const literals = params.map((p) => p.text?.match(/^'(.*)'$/)?.[1]);
-      result.calls.push({ name, literals });
+      result.calls.push({ name, literals, params: params.map((p) => p.text ?? '') });
       if (name === 'defineVariable' && literals[0]) result.defined.add(literals[0]);
     }
     for (const c of node.children ?? []) stack.push(c);

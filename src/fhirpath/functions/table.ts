@@ -3,7 +3,8 @@
 import type { ValueSetIndex } from '../../evaluation/terminology';
 import type { FpContext } from '../scope';
 import { from, medication, memberOfIn, usable, withStatus } from './records';
-import { evidence, largestFall, valueIn } from './results';
+import { compareValue, evidence, fallPair, trendLine, valueIn } from './results';
+import { sentences } from './text';
 import { ageInMonths, ageInYears, clinicalDate, datedBetween, latest, latestWhere, now, today, withinDays } from './time';
 
 export interface InvocationEntry {
@@ -26,7 +27,10 @@ export function buildInvocationTable(valueSets: ValueSetIndex): Record<string, I
     datedBetween: entry(datedBetween as Fn, { 2: ['Any', 'Any'] }),
     usable: entry(usable),
     withStatus: entry(withStatus as Fn, { 1: ['String'] }),
-    largestFall: entry(largestFall as Fn, { 2: ['Integer', 'String'], 3: ['Integer', 'String', 'Number'] }),
+    fallPair: entry(fallPair as Fn, { 3: ['Integer', 'Integer', 'String'], 4: ['Integer', 'Integer', 'String', 'Number'] }),
+    trendLine: entry(trendLine as Fn, { 2: ['String', 'String'], 3: ['String', 'String', 'Number'] }),
+    compareValue: entry(compareValue as Fn, { 1: ['Any'], 2: ['Any', 'Number'] }),
+    sentences: entry(sentences),
     latestWhere: entry(latestWhere as Fn, { 1: ['Expr'] }),
     latest: entry(latest),
     ageInMonths: entry(ageInMonths as Fn, { 0: [], 1: ['Any'] }),
