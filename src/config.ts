@@ -92,6 +92,8 @@ function fhirpathEngine(env: Env): Config['fhirpathEngine'] {
   const raw = env.CDS_FHIRPATH_ENGINE?.trim() || 'compiled';
   if (raw !== 'compiled' && raw !== 'reference') throw new Error(`CDS_FHIRPATH_ENGINE must be compiled or reference, got "${raw}"`);
   return raw;
+}
+
 export function readConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);

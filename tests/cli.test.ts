@@ -8,7 +8,7 @@ import request from 'supertest';
 import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { CLI_USER } from '../src/cli/patient-call';
 import { buildRequest, FIXTURES, listCases, loadPatientResources } from './helpers/golden';
@@ -43,7 +43,7 @@ describe('iph-cds evaluate', () => {
     expect(plain.length).toBeGreaterThan(0);
     const c = plain[0]!;
     const service = registry.services.get('iph-patient-view')!;
-    const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), feedback: createFeedbackStore() });
+    const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
     const body = buildRequest(service, c.data) as { context: Json };
     body.context.userId = CLI_USER;
     // Only Date is faked: the service reads the evaluation date from the clock.

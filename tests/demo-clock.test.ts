@@ -7,7 +7,7 @@ import type { FhirResource } from 'fhir/r4';
 import { createApp } from '../src/http/app';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryStorage } from './helpers/test-storage';
 import { renderPrefetchTemplate } from '../src/fhir/client';
 import { searchResources } from '../src/fhir/search';
 import { createLogger } from '../src/logger';
@@ -15,7 +15,7 @@ import { demoCases, shiftDays, shiftResourceDates } from '../demo/fixture-clock'
 import { baseRequest, compareWithExpected, FIXTURES, listCases, loadPatientResources } from './helpers/golden';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
-const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), feedback: createFeedbackStore() });
+const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
 const DEMO_DAY = Date.parse('2031-02-03T09:30:00Z');
 const ONLY_DATE = ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'] as const;
 

@@ -10,20 +10,20 @@ import { createApp, type AppDeps } from '../src/http/app';
 import { createClientVerifier } from '../src/auth/verify';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { createFeedbackStore } from '../src/http/feedback';
+import { memoryReplayGuard, memoryStorage } from './helpers/test-storage';
 import { createMetrics, fallbackOutcomeOf } from '../src/http/metrics';
 import { createLogger } from '../src/logger';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
 const log = createLogger({ level: 'silent' });
-const OPS_TOKEN = 'ops-token-0123456789abcdef';
+const OPS_TOKEN = 'ops-token-0123456789abcdef-0123456789';
 
 function buildApp(deps: Partial<AppDeps> = {}, env: NodeJS.ProcessEnv = {}) {
   const config = readConfig({ NODE_ENV: 'test', ...env });
   return createApp(registry, config, {
     log,
-    feedback: createFeedbackStore(),
-    ...(config.auth.mode === 'jwt' ? { verifier: createClientVerifier(config.auth, log) } : {}),
+    ...memoryStorage(),
+    ...(config.auth.mode === 'jwt' ? { verifier: createClientVerifier(config.auth, log, memoryReplayGuard()) } : {}),
     ...deps,
   });
 }
