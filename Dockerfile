@@ -6,17 +6,21 @@ FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY app ./app
 RUN npm ci
 
 FROM node:20-slim
 ENV NODE_ENV=production
 ENV PORT=3000
+# SQLite file and the storage's files; set CDS_DATABASE_URL for PostgreSQL, and CDS_PSEUDONYM_KEY (required).
+ENV CDS_DATA_DIR=/data
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the root `prepare` (the build) needs the dev dependencies; `npm rebuild` then runs the install
 # scripts of the production dependencies themselves.
 RUN npm ci --omit=dev --ignore-scripts && npm rebuild
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-app ./dist-app
 COPY cds-services ./cds-services
 # The data volume (storage) is owned by the unprivileged user the service runs as.
 RUN mkdir -p /data && chown node:node /data

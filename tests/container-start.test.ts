@@ -75,6 +75,9 @@ it('starts from an `npm ci --omit=dev` install exactly as the image does, and is
       CDS_TRUSTED_CLIENTS: trusted,
       CDS_PUBLIC_URL: 'https://cds.example.org',
       CDS_CORS_ORIGINS: 'https://ehr.example.org',
+      // The image's /data volume and the pseudonym secret an operator supplies.
+      CDS_DATA_DIR: path.join(app, 'data'),
+      CDS_PSEUDONYM_KEY: 'container-test-pseudonym-key-0123456789abcdef',
     },
     { script: args[0], args: args.slice(1), cwd: app },
   );
