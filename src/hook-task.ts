@@ -4,7 +4,7 @@
 import type { Card } from './evaluation/cards';
 import type { Registry } from './definitions/types';
 import { errorMessage, HttpError, type IssueInput } from './errors';
-import { recordingCauses, type PrefetchFetcher } from './fhir/prefetch';
+import { recordingCauses, type KeyFetchOutcome, type PrefetchFetcher } from './fhir/prefetch';
 import { answerHookCall } from './hook-call';
 import type { RequestValidator } from './http/hook-request';
 import { stripData } from './logger';
@@ -27,6 +27,8 @@ export interface HookTaskLog {
   failures?: { name: string; message: string }[];
   /** Prefetch keys the FHIR fallback could not read, with the precise cause (the caller only sees a generic reason). */
   fhir?: Record<string, string>;
+  /** Every key the FHIR fallback fetched, with its outcome (no data): the caller's metrics count them. */
+  fetched?: Record<string, KeyFetchOutcome>;
   /** Times a library wrote to the (silenced) console during the call. */
   consoleWrites?: number;
   /** An unexpected error (a 500), with its stack, for the log only. */
@@ -65,12 +67,14 @@ export async function runHookTask(task: HookTask, deps: HookTaskDeps): Promise<H
     }
     log.hookInstance = hookInstanceOf(body);
     const causes: Record<string, string> = {};
+    const fetched: Record<string, KeyFetchOutcome> = {};
     const result = await answerHookCall(service, body, task.now, {
       registry: deps.registry,
       requestValidator: deps.requestValidator,
-      fetcher: deps.fetcher && recordingCauses(deps.fetcher, causes),
+      fetcher: deps.fetcher && recordingCauses(deps.fetcher, causes, fetched),
     }, { baseUrl: task.baseUrl }).finally(() => {
       if (Object.keys(causes).length) log.fhir = causes;
+      if (Object.keys(fetched).length) log.fetched = fetched;
     });
     if (result.failures.length) log.failures = result.failures.map((f) => ({ name: f.name, message: stripData(f.message) }));
     log.topics = result.cards.map((c) => c.source.topic.code);

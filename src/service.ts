@@ -54,11 +54,8 @@ export async function buildService(config: Config, log: Logger, options: Service
     pseudonymize,
     evaluator: options.createEvaluator?.(metrics),
     verifier: config.auth.mode === 'jwt' ? createClientVerifier(config.auth, log, replays) : undefined,
-    fetcher: async (request, templates) => {
-      const outcomes = await fetchPrefetchKeys(request, templates, config.fhir);
-      metrics.observeFallback(outcomes);
-      return outcomes;
-    },
+    // Hook calls count their fallback outcomes in the app (the evaluation threads fetch for themselves).
+    fetcher: (request, templates) => fetchPrefetchKeys(request, templates, config.fhir),
   });
   const retention = startRetention(storage, config.storage.retentionDays, log);
   return {

@@ -63,8 +63,9 @@ describe('every function on 20,000 results', () => {
     expect(evaluate("from('observations', 'hemoglobin').latestWhere(valueQuantity.value > 100).id", { values })).toEqual([]);
   });
 
-  test('largestFall() (one sort and a sliding window) and valueIn()', () => {
-    expect(evaluate("from('observations', 'hemoglobin').largestFall(7, 'g/dL')", { values })).toEqual([5]);
+  test('fallPair() (one sort and a sliding window) and valueIn()', () => {
+    expect(evaluate("from('observations', 'hemoglobin').fallPair(7, 30, 'g/dL').count()", { values })).toEqual([2]);
+    expect(evaluate("from('observations', 'hemoglobin').fallPair(7, 30, 'g/dL').select(valueIn('g/dL')).first() - from('observations', 'hemoglobin').fallPair(7, 30, 'g/dL').select(valueIn('g/dL')).last()", { values })).toEqual([5]);
     expect(evaluate("from('observations', 'hemoglobin').valueIn('g/L').count()", { values })).toEqual([N]);
     expect(evaluate("from('observations', 'hemoglobin').valueIn('g/L').max()", { values })).toEqual([140]);
   });
@@ -80,7 +81,8 @@ describe('every function on 20,000 results', () => {
     expect(evaluate('%m.medication().count()', { vars: { m: orders } })).toEqual([N]);
     const lines = evaluate("from('observations', 'hemoglobin').evidence()", { values }) as string[];
     expect(lines).toHaveLength(N);
-    expect(lines[0]).toBe('718-7: 12 g/dL on 2026-06-15');
+    expect(lines[0]).toBe('718-7: preliminary on 2026-06-15');
+    expect(lines[1]).toBe('718-7: 12 g/dL on 2026-06-15');
   });
 
   test('a template list line renders one line per value for 20,000 values', () => {

@@ -10,7 +10,7 @@ import { createApp, type AppDeps } from '../src/http/app';
 import { createClientVerifier } from '../src/auth/verify';
 import { readConfig } from '../src/config';
 import { loadRegistry } from '../src/definitions/load';
-import { memoryReplayGuard, memoryStorage } from './helpers/test-storage';
+import { memoryReplayGuard, memoryStorage, serveCard } from './helpers/test-storage';
 import { createMetrics, fallbackOutcomeOf } from '../src/http/metrics';
 import { createLogger } from '../src/logger';
 
@@ -86,16 +86,18 @@ describe('/metrics', () => {
 
   it('counts requests, latency, evaluation time, cards by topic and indicator, and feedback by topic', async () => {
     const metrics = createMetrics(registry);
-    const app = buildApp({ metrics });
+    const mem = memoryStorage();
+    const app = buildApp({ metrics, ...mem });
     const call = await request(app).post('/cds-services/iph-patient-view').send(patientView).expect(200);
     await request(app).post('/cds-services/no-such-service').send(patientView).expect(404);
     const served = (call.body as { cards: { uuid: string; source: { topic: { code: string } } }[] }).cards;
-    // A synthetic card to feed back on, when this request fired none.
-    const card = served[0] ?? { uuid: 'c0ffee00-0000-4000-8000-000000000001', indicator: 'info', source: { topic: { code: 'celiac-screening' } } };
+    // A card served through the storage to feed back on, when this request fired none (feedback needs a served card).
+    const stored = await serveCard(mem.storage, 'iph-patient-view');
+    const card = served[0] ?? { uuid: stored.card, indicator: 'info', source: { topic: { code: 'celiac-screening' } } };
     if (served.length === 0) metrics.observeCards('iph-patient-view', [card as never]);
     await request(app)
       .post('/cds-services/iph-patient-view/feedback')
-      .send({ feedback: [{ card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: 'e56e1945-20b3-4393-8503-a1a20fd73152' }], outcomeTimestamp: '2026-01-01T00:00:00Z' }] })
+      .send({ feedback: [{ card: card.uuid, outcome: 'accepted', acceptedSuggestions: served.length === 0 ? [{ id: stored.suggestions[0] }] : [], outcomeTimestamp: '2026-01-01T00:00:00Z' }] })
       .expect(200);
     const text = await (await request(app).get('/metrics').expect(200)).text;
     expect(text).toContain('cds_http_requests_total{service="iph-patient-view",status="200"} 2');
@@ -123,6 +125,10 @@ describe('/metrics', () => {
     expect(fallbackOutcomeOf({ ok: false, reason: 'timed out' })).toBe('timeout');
     expect(fallbackOutcomeOf({ ok: false, reason: 'fhirServer not allowed' })).toBe('refused');
     expect(fallbackOutcomeOf({ ok: false, reason: 'FHIR server refused access (HTTP 403)' })).toBe('refused');
+    expect(fallbackOutcomeOf({ ok: false, reason: 'FHIR server unavailable', cause: 'timed out' })).toBe('timeout');
+    expect(fallbackOutcomeOf({ ok: false, reason: 'FHIR server unavailable', cause: 'FHIR server refused access (HTTP 401)' })).toBe('refused');
+    expect(fallbackOutcomeOf({ ok: false, reason: 'FHIR server unavailable', cause: 'response too large' })).toBe('too_large');
+    expect(fallbackOutcomeOf({ ok: false, reason: 'FHIR server unavailable', cause: 'network error (ECONNREFUSED)' })).toBe('error');
     expect(fallbackOutcomeOf({ ok: false, reason: 'more than 20 pages' })).toBe('too_large');
     expect(fallbackOutcomeOf({ ok: false, reason: 'network error' })).toBe('error');
     const metrics = createMetrics(registry);

@@ -116,7 +116,7 @@ describe('POST /app/api/workup', () => {
     const res = await request(app()).post('/app/api/workup').send({ patientId: 'pv-persistent-ftt', fhirServer: `${securedFhir.base}/fhir` });
     expect(res.status).toBe(412);
     expect(res.body.resourceType).toBe('OperationOutcome');
-    expect(JSON.stringify(res.body)).toContain('refused access (HTTP 401)');
+    expect(JSON.stringify(res.body)).toContain('FHIR server unavailable');
   });
 
   test('a patient the FHIR server does not have is a 404', async () => {

@@ -24,71 +24,20 @@ interface GroupSource {
   tests: TestSource[];
 }
 
-/**
- * The checklist as v3 definitions expose it (`service.checklists`, expanded by the loader from the library's
- * `checklists` table); read structurally so this module works whether or not the loader provides it.
- */
-interface LoaderChecklist {
-  id: string;
-  groups: readonly {
-    id: string;
-    label: string;
-    names: { done: string; pending: string };
-    tests: readonly { id: string; label: string; names: { results: string; pending: string } }[];
-  }[];
-}
-
 const ref = (name: string) => `%${name}`;
 
-function fromLoader(c: LoaderChecklist): GroupSource[] {
-  return c.groups.map((g) => ({
+/** The exclusion work-up checklist the loader expands from the library's `checklists` table (id `workup`). */
+function workupGroups(service: ServiceDefinition): GroupSource[] {
+  const checklist = service.checklists.find((x) => x.id === 'workup');
+  if (!checklist) throw new Error(`service ${service.id} has no "workup" checklist`);
+  return checklist.groups.map((g) => ({
     id: g.id,
     label: g.label,
     done: ref(g.names.done),
     pending: ref(g.names.pending),
-    tests: g.tests.map((t) => ({ id: t.id, label: t.label, results: ref(t.names.results), pending: ref(t.names.pending), required: `%${t.id}Required` })),
+    tests: g.tests.map((t) => ({ id: t.id, label: t.label, results: ref(t.names.results), pending: ref(t.names.pending), required: ref(t.names.needed) })),
   }));
 }
-
-// Until the v3 checklist table reaches the definitions: the library's current group and test names (clinical-rules §3).
-// Only names and value-set ids: every judgement is a named expression of cds-services/libraries/iph.json.
-const pendingOf = (valueSet: string, panel = valueSet) =>
-  `%pendingOrders.where(code.memberOf('${valueSet}') = true or code.memberOf('${panel}') = true) | %preliminaryResults.where(code.memberOf('${valueSet}') = true)`;
-const test = (id: string, label: string, valueSet: string, panel?: string, required = 'true'): TestSource => ({
-  id,
-  label,
-  results: ref(`${id}Results`),
-  pending: pendingOf(valueSet, panel),
-  required,
-});
-const CURRENT_GROUPS: GroupSource[] = [
-  { id: 'anca', label: 'ANCA', done: '%ancaDone', pending: '%ancaPending', tests: [test('mpoAnca', 'MPO-ANCA', 'mpo-anca'), test('pr3Anca', 'PR3-ANCA', 'pr3-anca')] },
-  { id: 'anti-gbm', label: 'Anti-GBM', done: '%antiGbmGroupDone', pending: '%antiGbmGroupPending', tests: [test('antiGbm', 'anti-GBM IgG', 'anti-gbm')] },
-  { id: 'lupus', label: 'Lupus', done: '%lupusDone', pending: '%lupusPending', tests: [test('ana', 'ANA', 'ana'), test('antiDsdna', 'anti-dsDNA', 'anti-dsdna', undefined, '%antiDsdnaRequired')] },
-  {
-    id: 'antiphospholipid',
-    label: 'Antiphospholipid',
-    done: '%antiphospholipidDone',
-    pending: '%antiphospholipidPending',
-    tests: [test('lupusAnticoagulant', 'lupus anticoagulant', 'lupus-anticoagulant'), test('anticardiolipinIgg', 'anticardiolipin IgG', 'anticardiolipin-igg'), test('beta2GlycoproteinIgg', 'beta-2 glycoprotein I IgG', 'beta2-glycoprotein-igg')],
-  },
-  { id: 'coagulation', label: 'Coagulation', done: '%coagulationDone', pending: '%coagulationPending', tests: [test('platelets', 'platelet count', 'platelets'), test('ptInr', 'PT/INR', 'pt-inr'), test('aptt', 'aPTT', 'aptt')] },
-  {
-    id: 'renal',
-    label: 'Renal',
-    done: '%renalDone',
-    pending: '%renalPending',
-    tests: [test('urineBlood', 'urine blood', 'urine-blood', 'urinalysis-panel'), test('urineProtein', 'urine protein', 'urine-protein', 'urinalysis-panel'), test('creatinine', 'serum creatinine', 'creatinine')],
-  },
-  { id: 'cardiac', label: 'Cardiac', done: '%cardiacDone', pending: '%cardiacPending', tests: [{ ...test('echo', 'echocardiogram', 'echocardiogram'), results: '%echoResults' }] },
-];
-
-// The hemoglobin cut-off of a result's date: the library's hbCutoff() table row when it has one (v3); until then the
-// WHO 2024 bands of isLowHemoglobin() (clinical-rules §3), pregnancy first, nothing under 6 months.
-const CURRENT_CUTOFF =
-  "defineVariable('m', %patient.ageInMonths(clinicalDate())).select(iif(iif(%pregnancyConditions.empty(), false, %pregnancyConditions.datedBetween(clinicalDate() - 280 days, clinicalDate()).exists()), 11.0, iif(%m.empty() or %m < 6, {}, iif(%m < 24, 10.5, iif(%m < 60, 11.0, iif(%m < 144, 11.5, iif(%m < 180, 12.0, iif(%patient.gender = 'male', 13.0, 12.0))))))))";
-const CURRENT_BAND =
-  "defineVariable('m', %patient.ageInMonths(clinicalDate())).select(iif(iif(%pregnancyConditions.empty(), false, %pregnancyConditions.datedBetween(clinicalDate() - 280 days, clinicalDate()).exists()), 'pregnancy', iif(%m.empty(), {}, iif(%m < 6, 'under 6 months', iif(%m < 24, '6-23 months', iif(%m < 60, '24-59 months', iif(%m < 144, '5-11 years', iif(%m < 180, '12-14 years', '15 years and over'))))))))";
 
 export interface CompiledTest {
   id: string;
@@ -115,8 +64,8 @@ export interface ItemExpressions {
   hbCutoff: CompiledExpression;
   hbBand: CompiledExpression;
   ferritinValue: CompiledExpression;
-  /** Each ferritin judged against its own cut-off, when the library has the per-result function (v3 isLowFerritin). */
-  ferritinLow?: CompiledExpression;
+  /** Each ferritin judged against its own cut-off (isLowFerritin: age at its date and the CRP around it). */
+  ferritinLow: CompiledExpression;
   resultState: CompiledExpression;
 }
 
@@ -125,8 +74,6 @@ export interface WorkupDefinitions {
   /** Collections over the whole record. */
   hemoglobin: CompiledExpression;
   ferritin: CompiledExpression;
-  ferritinLatestLow: CompiledExpression;
-  ferritinLatest: CompiledExpression;
   events: { kind: 'hemoptysis' | 'infiltrate' | 'bal' | 'iron-therapy'; items: CompiledExpression }[];
   infectionChecked: CompiledExpression;
   infectionResults: CompiledExpression;
@@ -144,9 +91,7 @@ export const SERIES_DAYS = 1826;
 
 export function compileWorkupDefinitions(service: ServiceDefinition, runtime: ExpressionRuntime): WorkupDefinitions {
   const c = (s: string) => runtime.compile(s);
-  const loader = ((service as unknown as { checklists?: LoaderChecklist[] }).checklists ?? []).find((x) => x.id === 'workup');
-  const groups = loader ? fromLoader(loader) : CURRENT_GROUPS;
-  const hasCutoffTable = runtime.functionNames.has('hbCutoff');
+  const groups = workupGroups(service);
   const window = `datedBetween(now() - ${SERIES_DAYS} days, now())`;
   return {
     groups: groups.map((g) => ({
@@ -158,8 +103,6 @@ export function compileWorkupDefinitions(service: ServiceDefinition, runtime: Ex
     })),
     hemoglobin: c(`%hemoglobinResults.${window}`),
     ferritin: c(`from('observations', 'ferritin').usable().${window}`),
-    ferritinLatest: c('%ferritinLatest'),
-    ferritinLatestLow: c('%ferritinLatestLow'),
     events: [
       { kind: 'hemoptysis', items: c(`from('conditions', 'hemoptysis').usable().${window}`) },
       { kind: 'infiltrate', items: c(`from('conditions', 'lung-infiltrate').usable().combine(%reports.usable().where(conclusionCode.memberOf('lung-infiltrate') = true)).${window}`) },
@@ -180,10 +123,10 @@ export function compileWorkupDefinitions(service: ServiceDefinition, runtime: Ex
       line: c('%item.evidence()'),
       hbValue: c("%item.valueIn('g/dL', 1.611)"),
       hbLow: c('%item.isLowHemoglobin()'),
-      hbCutoff: c(hasCutoffTable ? '%item.hbCutoff().cutoff.toDecimal()' : `%item.${CURRENT_CUTOFF}`),
-      hbBand: c(hasCutoffTable ? '%item.hbCutoff().band' : `%item.${CURRENT_BAND}`),
+      hbCutoff: c('%item.hbCutoff().cutoff.toDecimal()'),
+      hbBand: c('%item.hbCutoff().band'),
       ferritinValue: c("%item.valueIn('ug/L')"),
-      ...(runtime.functionNames.has('isLowFerritin') ? { ferritinLow: c('%item.isLowFerritin()') } : {}),
+      ferritinLow: c('%item.isLowFerritin()'),
       resultState: c("iif(%item.intersect(%positiveResults).exists(), 'positive', iif(%item.intersect(%negativeResults).exists(), 'negative', iif(%item.intersect(%stateResults).exists(), 'unclassified', {})))"),
     },
   };

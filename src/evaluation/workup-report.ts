@@ -210,16 +210,12 @@ function series(ev: Run, defs: WorkupDefinitions, now: number, birth: number | u
   const from = Math.max(now - SERIES_DAYS * DAY_MS, birth ?? -Infinity);
   const cutoffs = cutoffSteps(ev, defs, from, now);
 
-  const latestFerritin = ev.run(defs.ferritinLatest)[0];
-  const latestLow = ev.flag(defs.ferritinLatestLow);
   const ferritin: WorkupReport['series']['ferritin'] = [];
   for (const r of ev.run(defs.ferritin)) {
     const value = ev.number(defs.item.ferritinValue, r);
     const date = ev.day(defs.item.date, r);
     if (value === undefined || date === undefined) continue;
-    // Without a per-result ferritin function the definitions judge only the latest recent ferritin (ironDeficiency).
-    const isLatest = latestFerritin !== undefined && toPlain(latestFerritin) === toPlain(r);
-    const low = defs.item.ferritinLow ? ev.flag(defs.item.ferritinLow, r) : isLatest ? latestLow : undefined;
+    const low = ev.flag(defs.item.ferritinLow, r);
     ferritin.push({ date, value: Number(value.toFixed(2)), ...(low !== undefined ? { low } : {}), text: ev.text(defs.item.line, r) ?? '' });
   }
 

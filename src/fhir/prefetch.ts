@@ -12,10 +12,14 @@ export type KeyFetchOutcome = { ok: true; value: unknown } | { ok: false; reason
 export type PrefetchFetcher = (request: HookRequest, templates: Record<string, string>) => Promise<Record<string, KeyFetchOutcome>>;
 
 /** `fetcher`, also writing the log-only cause of each key it could not read into `causes`. */
-export function recordingCauses(fetcher: PrefetchFetcher, causes: Record<string, string>): PrefetchFetcher {
+export function recordingCauses(fetcher: PrefetchFetcher, causes: Record<string, string>, fetched?: Record<string, KeyFetchOutcome>): PrefetchFetcher {
   return async (request, templates) => {
     const outcomes = await fetcher(request, templates);
-    for (const [key, o] of Object.entries(outcomes)) if (!o.ok && o.cause) causes[key] = o.cause;
+    for (const [key, o] of Object.entries(outcomes)) {
+      if (!o.ok && o.cause) causes[key] = o.cause;
+      // What the metrics count per key, without the data itself.
+      if (fetched) fetched[key] = o.ok ? { ok: true, value: null } : o;
+    }
     return outcomes;
   };
 }

@@ -184,6 +184,7 @@ export function createApp(registry: Registry, config: Config, deps: AppDeps): ex
     const started = process.hrtime.bigint();
     const result = await evaluator.evaluate({ serviceId: service.id, body, now: (deps.clock ?? Date.now)(), baseUrl: publicBase(config.auth.publicUrl, req) });
     call.hookInstance = result.hookInstance;
+    if (result.fetched) metrics.observeFallback(result.fetched);
     const ids = { service: service.id, hookInstance: result.hookInstance };
     if (result.failures) deps.log.warn({ ...ids, failures: result.failures }, 'expressions failed on this record');
     if (result.fhir) deps.log.warn({ ...ids, fhir: result.fhir }, 'FHIR fallback could not read some keys');

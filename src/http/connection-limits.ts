@@ -16,7 +16,10 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
   server.maxConnections = limits.maxConnections;
   const silent = new WeakMap<Socket, NodeJS.Timeout>();
   server.on('connection', (socket: Socket) => {
-    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    // A connection that sent something is Node's to time out (headersTimeout answers 408); a silent one is ours.
+    const timer = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, limits.headersTimeoutMs);
     timer.unref();
     silent.set(socket, timer);
     socket.once('close', () => clearTimeout(timer));

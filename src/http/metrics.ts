@@ -30,9 +30,11 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 /** Maps a fallback key outcome to a fixed label; the reasons are the FHIR client's fixed wordings. */
 export function fallbackOutcomeOf(outcome: KeyFetchOutcome): FallbackOutcome {
   if (outcome.ok) return 'ok';
-  if (outcome.reason === 'timed out') return 'timeout';
-  if (outcome.reason === 'fhirServer not allowed' || outcome.reason.startsWith('FHIR server refused access')) return 'refused';
-  if (outcome.reason.startsWith('more than ')) return 'too_large';
+  // The caller sees one reason for every server failure; the precise cause (log-only) decides the metric label.
+  const why = outcome.cause ?? outcome.reason;
+  if (why === 'timed out') return 'timeout';
+  if (why === 'fhirServer not allowed' || why.startsWith('FHIR server refused access')) return 'refused';
+  if (why.startsWith('more than ') || why === 'response too large') return 'too_large';
   return 'error';
 }
 

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { INSERT_MIGRATION, MIGRATIONS_TABLE, pendingMigrations } from './migrations';
 import {
+  feedbackParams,
   INSERT_FEEDBACK,
   overrideReasonsSql,
   PURGE_REPLAY_KEYS,
@@ -173,17 +174,7 @@ export async function openPostgresStorage(databaseUrl: string): Promise<Storage>
       return inTransaction(pool, async (client) => {
         let stored = 0;
         for (const f of items) {
-          const r = await client.query(sql.insertFeedback, [
-            f.cardUuid,
-            f.outcome,
-            f.outcomeAt,
-            JSON.stringify(f.acceptedSuggestions),
-            f.reason?.system ?? null,
-            f.reason?.code ?? null,
-            f.reason?.display ?? null,
-            f.withReason ? 1 : 0,
-            f.receivedAt,
-          ]);
+          const r = await client.query(sql.insertFeedback, feedbackParams(f));
           stored += r.rowCount ?? 0;
         }
         return stored;

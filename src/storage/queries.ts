@@ -1,9 +1,15 @@
 // SQL shared by both back ends, written with `?` placeholders (PostgreSQL numbers them): served cards, feedback,
 // card outcomes, snooze look-ups and purging. Only what differs between the dialects lives in the back-end files.
+import type { FeedbackRecord } from './storage';
 
 export const INSERT_FEEDBACK = `INSERT INTO card_feedback
   (card_uuid, outcome, outcome_at, accepted_suggestions, reason_system, reason_code, reason_display, with_reason, received_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+
+/** The parameters of INSERT_FEEDBACK for one record, in column order. */
+export function feedbackParams(f: FeedbackRecord): (string | number | null)[] {
+  return [f.cardUuid, f.outcome, f.outcomeAt, JSON.stringify(f.acceptedSuggestions), f.reason?.system ?? null, f.reason?.code ?? null, f.reason?.display ?? null, f.withReason ? 1 : 0, f.receivedAt];
+}
 
 /** Cards served in the window; each card's latest feedback (by the client's outcome time) is its outcome. */
 function outcomeWindow(withService: boolean): string {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { INSERT_MIGRATION, MIGRATIONS_TABLE, pendingMigrations } from './migrations';
 import {
+  feedbackParams,
   INSERT_FEEDBACK,
   overrideReasonsSql,
   PURGE_REPLAY_KEYS,
@@ -104,17 +105,7 @@ export function openSqliteStorage(dataDir: string | ':memory:'): Storage {
       let stored = 0;
       db.transaction(() => {
         for (const f of items) {
-          stored += insertFeedback.run(
-            f.cardUuid,
-            f.outcome,
-            f.outcomeAt,
-            JSON.stringify(f.acceptedSuggestions),
-            f.reason?.system ?? null,
-            f.reason?.code ?? null,
-            f.reason?.display ?? null,
-            f.withReason ? 1 : 0,
-            f.receivedAt,
-          ).changes;
+          stored += insertFeedback.run(...feedbackParams(f)).changes;
         }
       }).immediate();
       return stored;
