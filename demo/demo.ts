@@ -75,6 +75,11 @@ async function closeServer(server: http.Server): Promise<void> {
 }
 
 /** Starts both servers (ports 0 allowed: the printed URLs use the bound ports). */
+/** 12:00 UTC of the UTC day of `ms`. */
+export function noonUtcOf(ms: number): number {
+  return Date.parse(`${new Date(ms).toISOString().slice(0, 10)}T12:00:00Z`);
+}
+
 export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
   if (env.NODE_ENV === 'production') {
     throw new Error('the demo serves synthetic patients with client authentication off; it does not run with NODE_ENV=production');
@@ -87,7 +92,10 @@ export async function startDemo(env: Env, log: Logger): Promise<DemoHandle> {
   const pinned = env.DEMO_NOW?.trim();
   const now = pinned ? Date.parse(pinned) : Date.now();
   if (!Number.isFinite(now) || (pinned !== undefined && !/^\d{4}-\d{2}-\d{2}/.test(pinned))) throw new Error(`DEMO_NOW must be an ISO date like 2026-06-15T12:00:00Z, got "${pinned}"`);
-  const service = await buildService(config, log, pinned ? { clock: () => now } : {});
+  // The golden cases are evaluated at 12:00 UTC of their day, and their threshold pairs sit hours from a limit: the demo
+  // evaluates as of 12:00 UTC of the current day too (the fixtures are shifted by whole days), or at DEMO_NOW.
+  const clock = pinned ? () => now : () => noonUtcOf(Date.now());
+  const service = await buildService(config, log, { clock });
   const cdsApp = service.app;
   const cases = demoCases(env.DEMO_CASES_DIR?.trim() || path.join(PROJECT_ROOT, 'fixtures', 'cases'));
   const resources = loadFixturePatients(fixturesDir).map((r) => {

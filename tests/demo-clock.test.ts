@@ -12,11 +12,13 @@ import { renderPrefetchTemplate } from '../src/fhir/client';
 import { searchResources } from '../src/fhir/search';
 import { createLogger } from '../src/logger';
 import { demoCases, shiftDays, shiftResourceDates } from '../demo/fixture-clock';
+import { noonUtcOf } from '../demo/demo';
 import { baseRequest, compareWithExpected, FIXTURES, listCases, loadPatientResources } from './helpers/golden';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
 const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
-const DEMO_DAY = Date.parse('2031-02-03T09:30:00Z');
+// The demo evaluates as of 12:00 UTC of its day (demo/demo.ts), whatever the time it runs.
+const DEMO_DAY = noonUtcOf(Date.parse('2031-02-03T09:30:00Z'));
 const ONLY_DATE = ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'] as const;
 
 const chosen = demoCases(path.join(FIXTURES, 'cases'));
