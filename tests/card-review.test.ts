@@ -11,7 +11,7 @@ import { cardReadingProblems, duplicatedNames, emptySections } from './helpers/c
 import { listCases, postCase } from './helpers/golden';
 
 const registry = loadRegistry(path.join(__dirname, '..', 'cds-services'));
-const app = createApp(registry, readConfig({ NODE_ENV: 'test' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
+const app = createApp(registry, readConfig({ NODE_ENV: 'test', CDS_PUBLIC_URL: 'https://iph-cds.dev' }), { log: createLogger({ level: 'silent' }), ...memoryStorage() });
 const cases = listCases().filter((c) => registry.services.has(c.service) && c.data.expect.status === 200 && (c.data.expect.cards?.length ?? 0) > 0);
 
 describe('the review checks themselves', () => {
