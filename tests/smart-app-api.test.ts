@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import request from 'supertest';
 import type { Config } from '../src/config';
 import { readConfig } from '../src/config';
@@ -14,7 +13,7 @@ import { HttpError } from '../src/errors';
 import { createApp } from '../src/http/app';
 import { memoryStorage } from './helpers/test-storage';
 import { fetchPrefetchKeys } from '../src/fhir/client';
-import { createLogger } from '../src/logger';
+import { capturedLogger } from './helpers/captured-log';
 import type { WorkupReport } from '../src/evaluation/workup-report';
 import { responseViolations } from './helpers/conformance';
 import { fhirServerApp, serve, serviceApp, type Running, type SeenFhirRequest } from './helpers/smart-app-servers';
@@ -22,16 +21,7 @@ import { fhirServerApp, serve, serviceApp, type Running, type SeenFhirRequest } 
 const ROOT = path.join(__dirname, '..');
 const NOW = '2026-06-15T12:00:00Z';
 const registry: Registry = loadRegistry(path.join(ROOT, 'cds-services'));
-const logged: string[] = [];
-const log = createLogger({
-  level: 'info',
-  destination: new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logged.push(chunk.toString());
-      done();
-    },
-  }),
-});
+const { log, logged } = capturedLogger();
 
 let appDir: string;
 let fhir: Running;

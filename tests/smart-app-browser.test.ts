@@ -6,11 +6,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadRegistry } from '../src/definitions/load';
 import type { Registry } from '../src/definitions/types';
-import { createLogger } from '../src/logger';
+import { capturedLogger } from './helpers/captured-log';
 import { listCases, loadPatientResources, type GoldenCase } from './helpers/golden';
 import { fhirServerApp, serve, serviceApp, type Running, type SeenFhirRequest } from './helpers/smart-app-servers';
 
@@ -96,16 +95,7 @@ describeBrowser('SMART work-up app in Chromium', () => {
   let userDir: string;
   let context: BrowserContext;
   const servers: Running[] = [];
-  const logged: string[] = [];
-  const log = createLogger({
-    level: 'info',
-    destination: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logged.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  const { log, logged } = capturedLogger();
 
   beforeAll(async () => {
     registry = loadRegistry(path.join(ROOT, 'cds-services'));
