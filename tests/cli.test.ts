@@ -12,14 +12,13 @@ import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';
 import { CLI_USER } from '../src/cli/patient-call';
 import { buildRequest, FIXTURES, listCases, loadPatientResources } from './helpers/golden';
-import { buildDist, ROOT, startNode, stopAll } from './helpers/main-process';
+import { ROOT, startNode, stopAll } from './helpers/main-process';
 
 jest.setTimeout(240_000);
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const registry = loadRegistry(path.join(ROOT, 'cds-services'));
 
-beforeAll(buildDist, 180_000);
 afterEach(stopAll);
 
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

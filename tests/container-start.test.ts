@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
-import { buildDist, freePort, ROOT, startNode, stopAll } from './helpers/main-process';
+import { freePort, ROOT, startNode, stopAll } from './helpers/main-process';
 
 jest.setTimeout(600_000);
 
@@ -41,7 +41,6 @@ function runtimeStage(dockerfile: string): Stage {
   return stage;
 }
 
-beforeAll(buildDist, 180_000);
 afterEach(stopAll);
 
 it('starts from an `npm ci --omit=dev` install exactly as the image does, and is ready without a token', async () => {
@@ -51,7 +50,7 @@ it('starts from an `npm ci --omit=dev` install exactly as the image does, and is
 
   const app = mkdtempSync(path.join(tmpdir(), 'cds-image-'));
   for (const copy of stage.copies) {
-    // The build stage's /app is this checkout after `npm ci` (prepare = build): buildDist() produced its dist/.
+    // The build stage's /app is this checkout after `npm ci` (prepare = build): tests/global-setup.ts built its dist/.
     for (const src of copy.src) {
       const from = copy.from === 'build' ? path.join(ROOT, path.relative('/app', src)) : path.join(ROOT, src);
       const dest = copy.src.length > 1 || copy.dest.endsWith('/') ? path.join(app, copy.dest, path.basename(src)) : path.join(app, copy.dest);

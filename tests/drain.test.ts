@@ -8,7 +8,7 @@ import path from 'node:path';
 import nock from 'nock';
 import type { ServiceDefinition } from '../src/definitions/types';
 import { buildRequest, FIXTURES, type GoldenCase } from './helpers/golden';
-import { buildDist, freePort, startNode, stopAll, type Run } from './helpers/main-process';
+import { freePort, startNode, stopAll, type Run } from './helpers/main-process';
 
 jest.setTimeout(240_000);
 
@@ -26,8 +26,7 @@ interface Answer {
 beforeAll(() => {
   // nock's interceptor would stand between this client and the server (and drop keep-alive): a real client here.
   nock.restore();
-  buildDist();
-}, 180_000);
+});
 afterEach(stopAll);
 
 async function hookBody(port: number): Promise<string> {

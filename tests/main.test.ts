@@ -7,7 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
-import { buildDist, canConnect, freePort, jsonLines, ROOT, startNode, stopAll } from './helpers/main-process';
+import { canConnect, freePort, jsonLines, ROOT, startNode, stopAll } from './helpers/main-process';
 
 const DEFINITIONS = path.join(ROOT, 'cds-services');
 const AUTH_OFF_WARNING = 'CDS_AUTH=off';
@@ -33,7 +33,6 @@ let tmp: string;
 let trustedClients: string;
 
 beforeAll(async () => {
-  buildDist();
   tmp = mkdtempSync(path.join(tmpdir(), 'cds-main-'));
   const { publicKey } = await generateKeyPair('ES384');
   trustedClients = path.join(tmp, 'trusted-clients.json');

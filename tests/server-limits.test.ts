@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildDist, freePort, jsonLines, startNode, stopAll } from './helpers/main-process';
+import { freePort, jsonLines, startNode, stopAll } from './helpers/main-process';
 
 jest.setTimeout(240_000);
 
@@ -13,7 +13,6 @@ let tmp: string;
 const startMain = (env: Record<string, string>) => startNode({ CDS_DATA_DIR: path.join(tmp, 'data'), ...env });
 
 beforeAll(() => {
-  buildDist();
   tmp = mkdtempSync(path.join(tmpdir(), 'cds-limits-'));
 }, 240_000);
 

@@ -1,7 +1,6 @@
 // A spawned `node dist/main.js` (or any node script) as an operator runs it, observed through events: output
 // arriving, the process exiting. A safety net kills a run left behind (SAFETY_NET_MS); no test asserts on time.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -23,16 +22,6 @@ export interface Run {
 }
 
 const runs: Run[] = [];
-
-/** Builds dist/ once per test file (tsc still emits when another file has a type error). */
-export function buildDist(): void {
-  try {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
-  } catch (e) {
-    const out = (e as { stdout?: Buffer }).stdout?.toString() ?? String(e);
-    if (!existsSync(MAIN)) throw new Error(`npm run build produced no dist/main.js:\n${out}`);
-  }
-}
 
 /** Starts `script` (default dist/main.js) with exactly this environment (plus PATH), in its own process group. */
 export function startNode(env: Record<string, string>, options: { script?: string; args?: string[]; cwd?: string } = {}): Run {
