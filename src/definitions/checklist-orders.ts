@@ -23,7 +23,8 @@ export function expandOrders(id: string, c: RawChecklist, file: string, issues: 
     }
     const owner = typeof t.order === 'string' ? tests.get(t.order) : t;
     if (owner?.order !== undefined && typeof owner.order !== 'string') return owner as RawChecklistTest & { order: RawChecklistOrder };
-    issues.push({ file, pointer, message: typeof t.order === 'string' ? `test "${tid}" is ordered by test "${t.order}", which has no order of its own` : `test "${tid}" has no order` });
+    const why = typeof t.order !== 'string' ? 'has no order' : owner ? `is ordered by test "${t.order}", which has no order of its own` : `is ordered by test "${t.order}", which this checklist does not have`;
+    issues.push({ file, pointer, message: `test "${tid}" ${why}` });
     return undefined;
   };
   const anyNeeded = (ids: string[]): string => {
