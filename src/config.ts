@@ -1,15 +1,12 @@
-// Reads process.env once into a frozen, typed Config; throws on bad values so a misconfigured server
-// never starts. Every variable is documented in the README.
+// The core server settings (port, host, limits, timeouts, the evaluation pool) read from the environment into a
+// frozen ServerConfig; throws on bad values so a misconfigured server never starts. Each feature reads its own
+// settings (auth, FHIR client, storage, ops) and src/service.ts composes them. Every variable is in the README.
 import path from 'node:path';
 import os from 'node:os';
 import { PROJECT_ROOT } from './project-root';
-import { readAuthSettings, type AuthSettings } from './auth/trusted-clients';
-import { readFhirFetchSettings, type FhirFetchSettings } from './fhir/client';
 import { readLogLevel, type LogLevel } from './logger';
-import { readOpsSettings, type OpsSettings } from './http/ops-routes';
-import { readStorageSettings, type StorageSettings } from './storage/storage-settings';
 
-export interface Config {
+export interface ServerConfig {
   readonly port: number;
   readonly host: string;
   readonly production: boolean;
@@ -19,14 +16,10 @@ export interface Config {
   readonly corsOrigins: '*' | readonly string[];
   readonly logLevel: LogLevel;
   readonly workers: number;
-  readonly auth: AuthSettings;
-  readonly fhir: FhirFetchSettings;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   /** CDS_FHIRPATH_ENGINE: `compiled` (default) or `reference` (fhirpath.js's interpreter, for comparison). */
   readonly fhirpathEngine: 'compiled' | 'reference';
-  readonly storage: StorageSettings;
-  readonly ops: OpsSettings;
   readonly keepAliveTimeoutMs: number;
   readonly maxConnections: number;
   /** Evaluation threads per worker process (the pool that runs parse, validate, evaluate, render). */
@@ -64,7 +57,7 @@ export function parseSize(name: string, raw: string): number {
   return bytes;
 }
 
-function corsOrigins(env: Env, production: boolean): Config['corsOrigins'] {
+function corsOrigins(env: Env, production: boolean): ServerConfig['corsOrigins'] {
   const raw = env.CDS_CORS_ORIGINS?.trim();
   if (!raw) {
     if (production) throw new Error('CDS_CORS_ORIGINS must list the allowed browser origins in production (comma-separated)');
@@ -88,16 +81,16 @@ function corsOrigins(env: Env, production: boolean): Config['corsOrigins'] {
   return list;
 }
 
-function fhirpathEngine(env: Env): Config['fhirpathEngine'] {
+function fhirpathEngine(env: Env): ServerConfig['fhirpathEngine'] {
   const raw = env.CDS_FHIRPATH_ENGINE?.trim() || 'compiled';
   if (raw !== 'compiled' && raw !== 'reference') throw new Error(`CDS_FHIRPATH_ENGINE must be compiled or reference, got "${raw}"`);
   return raw;
 }
 
-export function readConfig(env: Env = process.env): Config {
+export function readServerConfig(env: Env = process.env): ServerConfig {
   const production = env.NODE_ENV === 'production';
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const config: Config = {
+  const config: ServerConfig = {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '0.0.0.0',
     production,
@@ -107,13 +100,9 @@ export function readConfig(env: Env = process.env): Config {
     logLevel: readLogLevel(env),
     // The evaluation threads use the cores; extra processes would only add HTTP parsing capacity (README, Performance).
     workers: integer(env, 'CDS_WORKERS', 1, 1, 64),
-    auth: readAuthSettings(env),
-    fhir: readFhirFetchSettings(env),
     headersTimeoutMs: integer(env, 'CDS_HEADERS_TIMEOUT_MS', 10_000, 1000, 120_000),
     requestTimeoutMs: integer(env, 'CDS_REQUEST_TIMEOUT_MS', 30_000, 1000, 300_000),
     fhirpathEngine: fhirpathEngine(env),
-    storage: readStorageSettings(env, production),
-    ops: readOpsSettings(env),
     keepAliveTimeoutMs: integer(env, 'CDS_KEEP_ALIVE_TIMEOUT_MS', 5000, 1000, 120_000),
     maxConnections: integer(env, 'CDS_MAX_CONNECTIONS', 1000, 1, 1_000_000),
     evalThreads: integer(env, 'CDS_EVAL_THREADS', Math.min(cores, 64), 1, 64),
@@ -122,15 +111,6 @@ export function readConfig(env: Env = process.env): Config {
     evalHeapMb: integer(env, 'CDS_EVAL_HEAP_MB', 512, 64, 65_536),
     shutdownGraceMs: integer(env, 'CDS_SHUTDOWN_GRACE_MS', 20_000, 100, 600_000),
   };
-  // The deadline must leave the FHIR fallback its whole budget, or every fallback that uses it would end in 503.
-  if (config.evalTimeoutMs <= config.fhir.budgetMs) {
-    throw new Error(`CDS_EVAL_TIMEOUT_MS (${config.evalTimeoutMs}) must exceed CDS_FHIR_BUDGET_MS (${config.fhir.budgetMs})`);
-  }
-  // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
-  // for another service with the same paths could be replayed here.
-  if (production && config.auth.mode === 'jwt' && !config.auth.publicUrl) {
-    throw new Error('CDS_PUBLIC_URL must be set in production when CDS_AUTH=jwt (the external base URL clients put in the JWT aud)');
-  }
   // Node refuses a headers timeout longer than the whole-request timeout (ERR_OUT_OF_RANGE at start-up).
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new Error(`CDS_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed CDS_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);

@@ -1,8 +1,7 @@
 // The only file with side effects: config -> definitions -> app -> listen (one process per worker).
 import cluster from 'node:cluster';
 import http from 'node:http';
-import { buildService } from './service';
-import { readConfig } from './config';
+import { buildService, readConfig } from './service';
 import { silenceConsole } from './console-guard';
 import { applyConnectionLimits } from './http/connection-limits';
 import { createServerEvaluator, type EvalPool } from './http/eval-pool';

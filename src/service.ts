@@ -1,11 +1,15 @@
-// Assembles the service from a Config: loads the definitions (throws on any issue), opens and migrates the
-// storage, wires client authentication with shared replay protection, the FHIR fallback, served cards and
-// feedback into the app, and starts retention. No listening, no globals.
+// Assembles the service: composes its Config (the core server settings and each feature's own), loads the
+// definitions (throws on any issue), opens and migrates the storage, wires client authentication with shared replay
+// protection, the FHIR fallback, served cards and feedback into the app, and starts retention. No listening, no globals.
 import type express from 'express';
 import type { Logger } from 'pino';
 import { createApp } from './http/app';
 import { createClientVerifier } from './auth/verify';
-import type { Config } from './config';
+import { readServerConfig, type ServerConfig } from './config';
+import { readAuthSettings, type AuthSettings } from './auth/trusted-clients';
+import { readFhirFetchSettings, type FhirFetchSettings } from './fhir/client';
+import { readOpsSettings, type OpsSettings } from './http/ops-routes';
+import { readStorageSettings, type StorageSettings } from './storage/storage-settings';
 import { loadRegistry } from './definitions/load';
 import { type Registry } from './definitions/types';
 import { fetchPrefetchKeys } from './fhir/client';
@@ -17,6 +21,36 @@ import type { HookEvaluator } from './http/eval-pool';
 import type { HealthDeps } from './http/health';
 import { createMetrics, type Metrics } from './http/metrics';
 import type { Registry as PromRegistry } from 'prom-client';
+
+/** The service's settings: the server's own and those each feature reads for itself. */
+export interface Config extends ServerConfig {
+  readonly auth: AuthSettings;
+  readonly fhir: FhirFetchSettings;
+  readonly storage: StorageSettings;
+  readonly ops: OpsSettings;
+}
+
+/** Reads the environment once into a frozen Config; throws on bad values so a misconfigured server never starts. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const server = readServerConfig(env);
+  const config: Config = {
+    ...server,
+    auth: readAuthSettings(env),
+    fhir: readFhirFetchSettings(env),
+    storage: readStorageSettings(env, server.production),
+    ops: readOpsSettings(env),
+  };
+  // The deadline must leave the FHIR fallback its whole budget, or every fallback that uses it would end in 503.
+  if (config.evalTimeoutMs <= config.fhir.budgetMs) {
+    throw new Error(`CDS_EVAL_TIMEOUT_MS (${config.evalTimeoutMs}) must exceed CDS_FHIR_BUDGET_MS (${config.fhir.budgetMs})`);
+  }
+  // Without a fixed public URL the expected JWT audience would come from the caller's Host header, so a token minted
+  // for another service with the same paths could be replayed here.
+  if (config.production && config.auth.mode === 'jwt' && !config.auth.publicUrl) {
+    throw new Error('CDS_PUBLIC_URL must be set in production when CDS_AUTH=jwt (the external base URL clients put in the JWT aud)');
+  }
+  return Object.freeze(config);
+}
 
 export interface Service {
   app: express.Express;

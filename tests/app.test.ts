@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import request from 'supertest';
 import { createApp, type AppDeps } from '../src/http/app';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import { fetchPrefetchKeys } from '../src/fhir/client';
 import { memoryStorage, serveCard } from './helpers/test-storage';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 
 const EHR_ORIGIN = 'https://ehr.example.org';
 const SANDBOX_JWKS = 'https://sandbox.cds-hooks.org/.well-known/jwks.json';

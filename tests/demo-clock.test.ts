@@ -5,7 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import type { FhirResource } from 'fhir/r4';
 import { createApp } from '../src/http/app';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import { memoryStorage } from './helpers/test-storage';
 import { renderPrefetchTemplate } from '../src/fhir/client';

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp } from '../src/http/app';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import { createEvalPool, type HookEvaluator } from '../src/http/eval-pool';
 import { memoryStorage } from './helpers/test-storage';

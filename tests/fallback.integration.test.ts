@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { createApp } from '../src/http/app';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import { type Registry } from '../src/definitions/types';
 import { startDemo, type DemoHandle } from '../demo/demo';

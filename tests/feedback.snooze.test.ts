@@ -2,7 +2,7 @@
 // that patient and service while the snooze lasts; never critical or data-unavailable cards; off by default;
 // a failing look-up shows every card. Served cards carry only the keyed pseudonym, never the patient id.
 import request from 'supertest';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { createApp } from '../src/http/app';
 import { createCardLedger, isSnoozable } from '../src/http/card-ledger';
 import type { Card } from '../src/evaluation/cards';

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Bundle, FhirResource } from 'fhir/r4';
 import { createApp } from '../src/http/app';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import { memoryStorage } from './helpers/test-storage';
 import { createLogger } from '../src/logger';

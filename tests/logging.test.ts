@@ -12,7 +12,7 @@ import type { DestinationStream } from 'pino';
 import request from 'supertest';
 import { createApp } from '../src/http/app';
 import { createClientVerifier } from '../src/auth/verify';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import type { Registry } from '../src/definitions/types';
 import { memoryReplayGuard, memoryStorage, serveCard } from './helpers/test-storage';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import request from 'supertest';
 import { createApp, type AppDeps } from '../src/http/app';
 import { createClientVerifier } from '../src/auth/verify';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import { memoryReplayGuard, memoryStorage, serveCard } from './helpers/test-storage';
 import { createMetrics, fallbackOutcomeOf } from '../src/http/metrics';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import request from 'supertest';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { createApp } from '../src/http/app';
 import { createLogger } from '../src/logger';
 import { caseOf, postCase, registry } from './helpers/case-calls';

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { createApp } from '../src/http/app';
 import { readOpsSettings } from '../src/http/ops-routes';
 import { createClientVerifier } from '../src/auth/verify';

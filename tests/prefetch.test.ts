@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { FhirResource } from 'fhir/r4';
 import request from 'supertest';
 import { createApp, type AppDeps } from '../src/http/app';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
 import { type ServiceDefinition } from '../src/definitions/types';
 import { HttpError } from '../src/errors';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import type { ValueSet } from 'fhir/r4';
-import { readConfig } from '../src/config';
+import { readConfig } from '../src/service';
 import { checkDefinitions, loadRegistry } from '../src/definitions/load';
 import { checkPrefetchReads, MAX_PREFETCH_QUERY_LENGTH, renderPrefetchCodes } from '../src/definitions/prefetch-codes';
 import type { LoadIssue } from '../src/definitions/types';

@@ -31,9 +31,22 @@ export function createValueSetUsage(): ValueSetUsage {
 /** Rule-defined functions of every library: which library defines each, and what its body reads. */
 export type LibraryFunctions = Map<string, { library: string; analysis: ExpressionAnalysis }>;
 
-/** Static checks of one expression: names, functions, value sets, prefetch keys of from(). */
+/** The analysis of an expression, or undefined with an issue when it does not parse. */
+export function analyzeOrReport(source: string, file: string, pointer: string, issues: LoadIssue[]): ExpressionAnalysis | undefined {
+  try {
+    return analyzeExpression(source);
+  } catch (e) {
+    issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
+    return undefined;
+  }
+}
+
+/**
+ * Static checks of one expression (its source, or its analysis when the caller has analysed it already): names,
+ * functions, value sets, prefetch keys of from().
+ */
 export function checkExpression(
-  source: string,
+  expression: string | ExpressionAnalysis,
   scope: Scope,
   runtime: ExpressionRuntime,
   valueSets: ValueSetIndex,
@@ -42,13 +55,8 @@ export function checkExpression(
   issues: LoadIssue[],
   libraryFunctions: LibraryFunctions,
 ): void {
-  let analysis;
-  try {
-    analysis = analyzeExpression(source);
-  } catch (e) {
-    issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
-    return;
-  }
+  const analysis = typeof expression === 'string' ? analyzeOrReport(expression, file, pointer, issues) : expression;
+  if (!analysis) return;
   for (const v of analysis.variables) {
     if (!scope.variables.has(v) && !analysis.defined.has(v) && !BUILTIN_VARIABLES.has(v)) {
       issues.push({ file, pointer, message: `undefined variable %${v}` });

@@ -3,8 +3,9 @@
 // checks of the libraries' tables.
 import type { ValueSetIndex } from '../evaluation/terminology';
 import { resolveValueSetUrl } from '../evaluation/terminology';
+import { expandOrders } from './checklist-orders';
 import { escapePointer } from './issues';
-import type { ChecklistDefinition, LoadIssue, RawChecklist, RawChecklistGroup, RawChecklistTest, RawExpression, RawLibrary } from './types';
+import type { ChecklistDefinition, LoadIssue, RawChecklist, RawChecklistGroup, RawChecklistTest, RawExpression, RawLibrary, RawSuggestion } from './types';
 
 function camel(id: string): string {
   return id.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -19,9 +20,14 @@ function fhirpathString(s: string): string {
  * tPending, tRequired, tDone, tNeeded, tStateLine ("label: result line | pending line | missing text"). Per group `g`: gGroupDone (every required test has a result), gGroupPending
  * (not done, every required test done or pending), gGroupMissing (neither), gGroupPartial, gGroupMissingTests,
  * gGroupResults. Per checklist `c`: cDoneGroups, cDoneLines, cPendingGroups, cMissingGroups, cMissingLines,
- * cPendingItems, cStateLines.
+ * cPendingItems, cStateLines. Its orders become a suggestion set (expandOrders).
  */
-function expandChecklist(id: string, c: RawChecklist, file: string, issues: LoadIssue[]): { expressions: Record<string, string>; definition: ChecklistDefinition } {
+function expandChecklist(
+  id: string,
+  c: RawChecklist,
+  file: string,
+  issues: LoadIssue[],
+): { expressions: Record<string, string>; definition: ChecklistDefinition; suggestions: RawSuggestion[] } {
   const out: Record<string, string> = {};
   const tests = new Map(c.tests.map((t) => [t.id, t]));
   const fill = (template: string, row: RawChecklistTest, pointer: string) =>
@@ -78,6 +84,7 @@ function expandChecklist(id: string, c: RawChecklist, file: string, issues: Load
   out[`${id}MissingLines`] = each(({ g, n }) => `iif(%${n}Missing, ${label(g)} + iif(%${n}Partial, ': ' + %${n}MissingTests.join(', ') + ' not found', ''), {})`);
   out[`${id}PendingItems`] = c.tests.map((t) => `%${t.id}PendingItems`).join(' | ') || '{}';
   out[`${id}StateLines`] = c.tests.map((t) => `%${t.id}StateLine`).join(' | ') || '{}';
+  const suggestions = expandOrders(id, c, file, issues, out);
   const definition: ChecklistDefinition = {
     id,
     label: c.label,
@@ -89,25 +96,35 @@ function expandChecklist(id: string, c: RawChecklist, file: string, issues: Load
     })),
     names: { doneLines: `${id}DoneLines`, pendingGroups: `${id}PendingGroups`, missingGroups: `${id}MissingGroups`, missingLines: `${id}MissingLines`, pendingItems: `${id}PendingItems`, stateLines: `${id}StateLines` },
   };
-  return { expressions: out, definition };
+  return { expressions: out, definition, suggestions };
 }
 
-/**
- * A library's named expressions in evaluation order: its thresholds first, then its expressions with each checklist's
- * expansion inserted after the expression the checklist names.
- */
 /** Anchor of the checklists expanded after every expression of their library. */
 const END = '\u0000end';
 
-export function libraryExpressions(lib: RawLibrary, file: string, issues: LoadIssue[]): { expressions: Record<string, RawExpression>; checklists: ChecklistDefinition[] } {
+/**
+ * A library's named expressions in evaluation order: its thresholds first, then its expressions with each checklist's
+ * expansion inserted after the expression the checklist names; and the suggestion sets its checklists' orders make.
+ */
+export function libraryExpressions(
+  lib: RawLibrary,
+  file: string,
+  issues: LoadIssue[],
+): { expressions: Record<string, RawExpression>; checklists: ChecklistDefinition[]; suggestionSets: Record<string, RawSuggestion[]> } {
   const expansions = new Map<string, Record<string, string>[]>();
   const checklists: ChecklistDefinition[] = [];
+  const suggestionSets: Record<string, RawSuggestion[]> = {};
   for (const [id, c] of Object.entries(lib.checklists ?? {})) {
     if (c.after !== undefined && !(c.after in lib.expressions)) issues.push({ file, pointer: `/checklists/${id}/after`, message: `no expression named "${c.after}" in this library` });
-    const { expressions, definition } = expandChecklist(id, c, file, issues);
+    const { expressions, definition, suggestions } = expandChecklist(id, c, file, issues);
     const anchor = c.after ?? END;
     expansions.set(anchor, [...(expansions.get(anchor) ?? []), expressions]);
     checklists.push(definition);
+    if (c.suggestionSet !== undefined) {
+      // A set named by the library itself too is reported where the sets are defined (load.ts).
+      if (c.suggestionSet in suggestionSets) issues.push({ file, pointer: `/checklists/${id}/suggestionSet`, message: `suggestionSets "${c.suggestionSet}" is defined twice` });
+      suggestionSets[c.suggestionSet] = suggestions;
+    }
   }
   const out: Record<string, RawExpression> = { ...(lib.thresholds ?? {}) };
   const put = (name: string, e: RawExpression, pointer: string) => {
@@ -119,7 +136,7 @@ export function libraryExpressions(lib: RawLibrary, file: string, issues: LoadIs
     for (const x of expansions.get(name) ?? []) for (const [n, v] of Object.entries(x)) put(n, v, `/checklists`);
   }
   for (const x of expansions.get(END) ?? []) for (const [n, v] of Object.entries(x)) put(n, v, `/checklists`);
-  return { expressions: out, checklists };
+  return { expressions: out, checklists, suggestionSets };
 }
 
 /** Tables: rows whose `valueSet` names no known value set are issues (memberOf(valueSet) reads them). */

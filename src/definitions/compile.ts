@@ -2,9 +2,8 @@
 import { errorMessage } from '../errors';
 import { compileText, compileValue, type CompiledText, type CompiledValue, type TemplateExpression } from '../evaluation/templates';
 import type { ValueSetIndex } from '../evaluation/terminology';
-import { analyzeExpression, type ExpressionAnalysis } from '../fhirpath/analysis';
 import type { ExpressionRuntime } from '../fhirpath/runtime';
-import { checkExpression, type LibraryFunctions, type Scope, type ValueSetUsage } from './check-expression';
+import { analyzeOrReport, checkExpression, type LibraryFunctions, type Scope, type ValueSetUsage } from './check-expression';
 import { escapePointer } from './issues';
 import type { ActionDefinition, CardDefinition, LoadIssue, NamedExpression, RawCard, RawExpression, RawLibrary, RawSuggestion } from './types';
 
@@ -159,19 +158,14 @@ export function defineLibraryFunctions(
       const before = issues.length;
       // Functions defined so far are callable; variables are checked where the function is called.
       const scope: Scope = { variables: new Set(), prefetchKeys: new Set(), functions: new Map([...defined].map(([n, d]) => [n, d.analysis])), ...(usage ? { usage } : {}) };
-      let analysis: ExpressionAnalysis;
-      try {
-        analysis = analyzeExpression(body);
-      } catch (e) {
-        issues.push({ file, pointer, message: `FHIRPath does not parse: ${errorMessage(e).split('\n')[0]}` });
-        continue;
-      }
+      const analysis = analyzeOrReport(body, file, pointer, issues);
+      if (!analysis) continue;
       // A body that calls another function reads that function's variables too: they are checked at the call sites.
       for (const f of analysis.functions) {
         const callee = defined.get(f)?.analysis;
         for (const v of callee?.variables ?? []) if (!callee?.defined.has(v)) analysis.variables.add(v);
       }
-      checkExpression(body, { ...scope, variables: new Set([...analysis.variables]) }, runtime, valueSets, file, pointer, issues, defined);
+      checkExpression(analysis, { ...scope, variables: new Set([...analysis.variables]) }, runtime, valueSets, file, pointer, issues, defined);
       if (issues.length > before) continue;
       try {
         runtime.defineFunction(name, runtime.compile(body));

@@ -115,6 +115,7 @@ export function checkDefinitions(root: string, engine: FhirPathEngine = 'compile
       expressions.push(...compileNamed(expanded.expressions, lib.file, scope, runtime, valueSets, issues, libraryFunctions));
       define(templates, lib.data.templates, lib.file, 'templates');
       define(suggestionSets, lib.data.suggestionSets, lib.file, 'suggestionSets');
+      define(suggestionSets, expanded.suggestionSets, lib.file, 'suggestionSets');
     }
     expressions.push(...compileNamed(raw.expressions, f.file, scope, runtime, valueSets, issues, libraryFunctions));
     define(templates, raw.templates, f.file, 'templates');

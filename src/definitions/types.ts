@@ -142,6 +142,32 @@ export interface RawChecklist {
   flag?: string;
   tests: RawChecklistTest[];
   groups?: RawChecklistGroup[];
+  /** The name under which the checklist's orders are a suggestion set (see expandOrders). */
+  suggestionSet?: string;
+  /** The resource template every order of the checklist fills (its variables: code, text, kind). */
+  orderTemplate?: string;
+  /** The suggestions of the set, in order: each orders the listed tests. */
+  suggestions?: RawChecklistSuggestion[];
+}
+
+/** How a test is ordered: the ServiceRequest code, its text and kind (the template's category). */
+export interface RawChecklistOrder {
+  code: Coding3;
+  text: string;
+  kind: string;
+  /** The action's description (default: "Order " + the test's label). */
+  description?: string;
+}
+
+/**
+ * One suggestion of a checklist's set: offered when one of `tests` is needed, one action per distinct order. Tests
+ * in `alongside` are ordered with them when neither done nor pending, before their own requiredWhen holds.
+ */
+export interface RawChecklistSuggestion {
+  /** Default: the description of its one action. */
+  label?: string;
+  tests: string[];
+  alongside?: string[];
 }
 
 export interface RawChecklistTest {
@@ -157,6 +183,8 @@ export interface RawChecklistTest {
   line?: string;
   /** FHIRPath: the state line's text when the test is neither done nor pending (default 'not on record'). */
   missingText?: string;
+  /** How the test is ordered, or the id of the test whose order also completes this one (one urinalysis, two tests). */
+  order?: RawChecklistOrder | string;
   [field: string]: unknown;
 }
 

@@ -7,12 +7,14 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { clientAuthMiddleware } from './client-auth';
 import { type ClientVerifier } from '../auth/verify';
-import type { Config } from '../config';
+import type { AuthSettings } from '../auth/trusted-clients';
+import type { ServerConfig } from '../config';
+import type { StorageSettings } from '../storage/storage-settings';
 import type { Registry } from '../definitions/types';
 import { errorMiddleware, HttpError } from '../errors';
 import { createCardLedger } from './card-ledger';
 import { createFeedbackRecorder, createFeedbackValidator, type FeedbackValidator } from './feedback';
-import { createOpsRouter } from './ops-routes';
+import { createOpsRouter, type OpsSettings } from './ops-routes';
 import type { Pseudonymize } from '../storage/patient-pseudonym';
 import type { Storage } from '../storage/storage';
 import type { PrefetchFetcher } from '../fhir/prefetch';
@@ -22,6 +24,13 @@ import { declaredLengthLimit } from './body-limit';
 import { createInlineEvaluator, type HookEvaluator } from './eval-pool';
 import { healthRouter, type HealthDeps } from './health';
 import { createMetrics, metricsHandler, type Metrics } from './metrics';
+
+/** The settings the app reads: the server's own and those of the features it mounts. */
+export type AppConfig = Pick<ServerConfig, 'production' | 'corsOrigins' | 'bodyLimitBytes'> & {
+  readonly auth: AuthSettings;
+  readonly ops: OpsSettings;
+  readonly storage: Pick<StorageSettings, 'snoozeDays'>;
+};
 
 export interface AppDeps {
   log: Logger;
@@ -108,7 +117,7 @@ function methodNotAllowed(allow: string): RequestHandler {
   };
 }
 
-export function createApp(registry: Registry, config: Config, deps: AppDeps): express.Express {
+export function createApp(registry: Registry, config: AppConfig, deps: AppDeps): express.Express {
   if (config.auth.mode === 'jwt' && !deps.verifier) throw new Error('CDS_AUTH=jwt needs a client verifier');
   const requestValidator = deps.requestValidator ?? createRequestValidator();
   const feedbackValidator = deps.feedbackValidator ?? createFeedbackValidator();

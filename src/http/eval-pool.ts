@@ -6,7 +6,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { EvalWorkerData, PooledHookTask } from '../eval-worker';
-import type { Config } from '../config';
+import type { ServerConfig } from '../config';
 import type { FhirPathEngine } from '../fhirpath/runtime';
 import type { FhirFetchSettings } from '../fhir/client';
 import { runHookTask, type HookTask, type HookTaskDeps, type HookTaskResult } from '../hook-task';
@@ -122,7 +122,7 @@ export function createEvalPool(options: EvalPoolOptions): EvalPool {
 }
 
 /** The server's pool, sized and limited by the configuration (CDS_EVAL_*), with the FHIR fallback in the threads. */
-export function createServerEvaluator(config: Config, log: EvalPoolOptions['log'], onTimeout?: (serviceId: string) => void): EvalPool {
+export function createServerEvaluator(config: ServerConfig & { readonly fhir: FhirFetchSettings }, log: EvalPoolOptions['log'], onTimeout?: (serviceId: string) => void): EvalPool {
   return createEvalPool({
     threads: config.evalThreads,
     timeoutMs: config.evalTimeoutMs,

@@ -3,15 +3,7 @@
 // instances starting together migrate once.
 import pg from 'pg';
 import { INSERT_MIGRATION, MIGRATIONS_TABLE, pendingMigrations } from './migrations';
-import {
-  feedbackParams,
-  INSERT_FEEDBACK,
-  overrideReasonsSql,
-  PURGE_REPLAY_KEYS,
-  PURGE_SERVED_CARDS,
-  SNOOZED_TOPICS,
-  topicCountsSql,
-} from './queries';
+import { feedbackParams, INSERT_FEEDBACK, overrideReasonsSql, PURGE_REPLAY_KEYS, PURGE_SERVED_CARDS, SNOOZED_TOPICS, topicCountsSql } from './queries';
 import { PURGE_BATCH, type OverrideReasonCount, type ServedCardRef, type Storage, type TopicCounts } from './storage';
 
 // Arbitrary constant naming this service's migration lock (pg_advisory_xact_lock takes a bigint).

@@ -5,15 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { INSERT_MIGRATION, MIGRATIONS_TABLE, pendingMigrations } from './migrations';
-import {
-  feedbackParams,
-  INSERT_FEEDBACK,
-  overrideReasonsSql,
-  PURGE_REPLAY_KEYS,
-  PURGE_SERVED_CARDS,
-  SNOOZED_TOPICS,
-  topicCountsSql,
-} from './queries';
+import { feedbackParams, INSERT_FEEDBACK, overrideReasonsSql, PURGE_REPLAY_KEYS, PURGE_SERVED_CARDS, SNOOZED_TOPICS, topicCountsSql } from './queries';
 import { PURGE_BATCH, type OverrideReasonCount, type ServedCardRef, type Storage, type TopicCounts } from './storage';
 
 export const SQLITE_FILE_NAME = 'iph-cds.sqlite';

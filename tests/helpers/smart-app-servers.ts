@@ -8,7 +8,7 @@ import express from 'express';
 import type { FhirResource } from 'fhir/r4';
 import type { Logger } from 'pino';
 import { createApp } from '../../src/http/app';
-import { readConfig } from '../../src/config';
+import { readConfig } from '../../src/service';
 import type { Registry } from '../../src/definitions/types';
 import { createDemoFhirApp, loadFixturePatients } from '../../demo/demo-fhir-server';
 import { memoryStorage } from './test-storage';
