@@ -127,7 +127,7 @@ export function renderReport(r: Report): string {
   out.push('### Targets (issue 16)', '', '| Target | Measured | |', '| --- | --- | --- |');
   for (const t of targets(r)) out.push(`| ${t.what} | ${t.measured} | ${t.pass ? 'met' : '**missed**'} |`);
   for (const p of r.profiles ?? []) {
-    out.push('', `### CPU profile of request work: ${p.size}, compiled engine (self time)`, '', `${p.iterations} hook tasks in process after warm-up (runHookTask: decode, JSON.parse, validate, prefetch, evaluate, render, plus the structured clone of the result), ${p.meanMs.toFixed(1)} ms each under the profiler; start-up and idle threads are outside the window. \`.cpuprofile\` files are in bench/results/.`, '', '| Share | Function | Where |', '| --- | --- | --- |');
+    out.push('', `### CPU profile of request work: ${p.size}, compiled engine (self time)`, '', `${p.iterations} hook tasks in process after warm-up (runHookTask: decode, JSON.parse, validate, prefetch, evaluate, render, plus the structured clone of the result), ${p.meanMs.toFixed(1)} ms wall and ${p.cpuMs.toFixed(1)} ms CPU each under the profiler (decode + JSON.parse alone: ${p.parseCpuMs.toFixed(1)} ms CPU, ${(p.cpuMs / p.parseCpuMs).toFixed(1)}×); start-up and idle threads are outside the window. \`.cpuprofile\` files are in bench/results/.`, '', '| Share | Function | Where |', '| --- | --- | --- |');
     for (const h of p.top) out.push(`| ${(100 * h.share).toFixed(1)} % | ${h.name} | ${h.where} |`);
   }
   out.push('');
