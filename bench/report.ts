@@ -3,7 +3,7 @@
 // and the profile when one was taken.
 import type { LoadResult } from './http-load';
 import type { InProcessResult } from './in-process';
-import type { HotFunction } from './profile';
+import type { RequestProfile } from './profile';
 
 export type Engine = 'compiled' | 'reference';
 export type Kind = Engine | 'floor';
@@ -38,7 +38,7 @@ export interface Report {
   runs: Run[];
   inProcess: InProcessRow[];
   cores: number;
-  profile?: HotFunction[];
+  profiles?: RequestProfile[];
   wallS: number;
 }
 
@@ -81,7 +81,7 @@ function targets(r: Report): Target[] {
 export function renderReport(r: Report): string {
   const out: string[] = [];
   out.push('## Benchmark results', '');
-  out.push('Reproduce: `npm run bench` (writes bench/results/, ignored by git); `npm run bench -- --update` rewrites this file; `-- --profile` adds a CPU profile of the compiled service. Knob: BENCH_DURATION (seconds per run).', '');
+  out.push('Reproduce: `npm run bench` (writes bench/results/, ignored by git); `npm run bench -- --update` rewrites this file; `-- --profile` adds a CPU profile of request work only (compiled engine, in process); `-- --profile-only` takes just that profile. Knob: BENCH_DURATION (seconds per run).', '');
   out.push(`Machine: ${r.machine}. Wall time ${r.wallS.toFixed(0)} s. Every service figure is \`node dist/main.js\` over HTTP on 127.0.0.1 (the production pipeline: parse, validate, prefetch, evaluate, render), \`CDS_FHIRPATH_ENGINE\` set per run; the floor parses the same body and answers \`{"cards":[]}\`.`, '');
   out.push('### Request bodies (seeded synthetic patient-view requests)', '');
   out.push('| Size | Resources | Observations | Body | Cards |', '| --- | --- | --- | --- | --- |');
@@ -126,9 +126,9 @@ export function renderReport(r: Report): string {
   }
   out.push('### Targets (issue 16)', '', '| Target | Measured | |', '| --- | --- | --- |');
   for (const t of targets(r)) out.push(`| ${t.what} | ${t.measured} | ${t.pass ? 'met' : '**missed**'} |`);
-  if (r.profile) {
-    out.push('', '### CPU profile of the compiled service (S and M runs, self time)', '', 'The whole server process: its start-up (definitions parsed by fhirpath.js\'s ANTLR parser, schemas compiled) is included; `.cpuprofile` files are in bench/results/.', '', '| Share | Function | Where |', '| --- | --- | --- |');
-    for (const h of r.profile) out.push(`| ${(100 * h.share).toFixed(1)} % | ${h.name} | ${h.where} |`);
+  for (const p of r.profiles ?? []) {
+    out.push('', `### CPU profile of request work: ${p.size}, compiled engine (self time)`, '', `${p.iterations} hook tasks in process after warm-up (runHookTask: decode, JSON.parse, validate, prefetch, evaluate, render, plus the structured clone of the result), ${p.meanMs.toFixed(1)} ms wall and ${p.cpuMs.toFixed(1)} ms CPU each under the profiler (decode + JSON.parse alone: ${p.parseCpuMs.toFixed(1)} ms CPU, ${(p.cpuMs / p.parseCpuMs).toFixed(1)}×); start-up and idle threads are outside the window. \`.cpuprofile\` files are in bench/results/.`, '', '| Share | Function | Where |', '| --- | --- | --- |');
+    for (const h of p.top) out.push(`| ${(100 * h.share).toFixed(1)} % | ${h.name} | ${h.where} |`);
   }
   out.push('');
   return out.join('\n');

@@ -1,16 +1,16 @@
 // `npm run bench`: seeded S/M/L charts through answerHookCall in process (the function the HTTP handler calls) and
 // posted to the built service (`node dist/main.js`) on both FHIRPath engines and to the floor, one connection each,
 // then S with every core; writes the
-// Markdown report to bench/results/ (ignored), or to bench/results.md with `--update`. `--profile` adds a CPU
-// profile of the compiled service.
+// Markdown report to bench/results/ (ignored), or to bench/results.md with `--update`. `--profile` adds CPU profiles
+// of request work only (in process, after warm-up, S and M); `--profile-only` takes just those.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Registry } from '../src/definitions/types';
-import { postOnce, readRssMb, ROOT, runLoad, startServer, type ServerOptions } from './http-load';
+import { postOnce, readRssMb, ROOT, runLoad, startServer } from './http-load';
 import { timeInProcess } from './in-process';
-import { hottestFunctions } from './profile';
+import { profileRequests, type RequestProfile } from './profile';
 import { renderReport, type InProcessRow, type Kind, type Run, type SizeInfo } from './report';
 import { buildHookRequest, CORE_OTHER_RESOURCES, countPrefetched, generatePatient, type PatientSpec } from './synthetic-patient';
 
@@ -19,7 +19,9 @@ const SERVICE_ID = 'iph-patient-view';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
 const args = new Set(process.argv.slice(2));
 const UPDATE = args.has('--update');
-const PROFILE = args.has('--profile');
+const PROFILE_ONLY = args.has('--profile-only');
+const PROFILE = PROFILE_ONLY || args.has('--profile');
+const PROFILE_ITERATIONS: Record<string, number> = { S: 200, M: 40 };
 
 const SIZES: { name: string; spec: PatientSpec }[] = [
   // The typical chart: ~300 resources, 14 unrelated problems, the rest lab results.
@@ -76,8 +78,8 @@ function topicsOf(body: unknown): string[] {
 }
 
 /** Starts a server, checks its answer, warms it up, runs the load, stops it. */
-async function measure(size: Body, kind: Kind, workers: number, connections: number, extra: Partial<ServerOptions> = {}): Promise<Run> {
-  const server = await startServer({ kind: kind === 'floor' ? 'floor' : 'service', engine: kind === 'floor' ? undefined : kind, workers, port: await freePort(), ...extra });
+async function measure(size: Body, kind: Kind, workers: number, connections: number): Promise<Run> {
+  const server = await startServer({ kind: kind === 'floor' ? 'floor' : 'service', engine: kind === 'floor' ? undefined : kind, workers, port: await freePort() });
   try {
     const idleRssMb = Math.max(...server.workerPids.map((p) => readRssMb(p) ?? 0));
     const url = `http://127.0.0.1:${server.port}/cds-services/${SERVICE_ID}`;
@@ -101,38 +103,43 @@ async function measure(size: Body, kind: Kind, workers: number, connections: num
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const cores = os.availableParallelism();
   const machineInfo = machine();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { loadRegistry } = require(path.join(ROOT, 'dist', 'definitions', 'load.js')) as typeof import('../src/definitions/load');
   const bodies = buildBodies(loadRegistry(path.join(ROOT, 'cds-services')));
-  const inProcess: InProcessRow[] = [];
-  for (const engine of ['compiled', 'reference'] as const) {
-    const registry = loadRegistry(path.join(ROOT, 'cds-services'), engine);
-    for (const size of bodies) {
-      progress(`${size.info.name} ${engine}, in process`);
-      inProcess.push({ size: size.info.name, engine, result: await timeInProcess(registry, SERVICE_ID, size.body.toString('utf8'), DURATION_S) });
-    }
-  }
-  const runs: Run[] = [];
-  for (const size of bodies) {
-    for (const kind of ['compiled', 'reference', 'floor'] as Kind[]) runs.push(await measure(size, kind, 1, 1));
-  }
-  const cores = os.availableParallelism();
-  const s = bodies[0] as Body;
-  for (const kind of ['compiled', 'reference', 'floor'] as Kind[]) runs.push(await measure(s, kind, cores, 4 * cores));
-
   const outDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  let profile;
+  let profiles: RequestProfile[] | undefined;
   if (PROFILE) {
     const dir = path.join(outDir, `profile-${stamp}`);
     fs.mkdirSync(dir, { recursive: true });
-    for (const size of bodies.slice(0, 2)) await measure(size, 'compiled', 1, 1, { profileDir: dir });
-    profile = hottestFunctions(dir, 20);
+    const registry = loadRegistry(path.join(ROOT, 'cds-services'), 'compiled');
+    profiles = [];
+    for (const size of bodies.slice(0, 2)) {
+      progress(`${size.info.name} compiled, request profile`);
+      profiles.push(await profileRequests(registry, SERVICE_ID, size.info.name, size.body, dir, PROFILE_ITERATIONS[size.info.name] ?? 20));
+    }
     progress(`CPU profiles in ${dir}`);
   }
-  const report = renderReport({ machine: machineInfo, sizes: bodies.map((b) => b.info), runs, inProcess, cores, profile, wallS: (Date.now() - started) / 1000 });
+  const inProcess: InProcessRow[] = [];
+  const runs: Run[] = [];
+  if (!PROFILE_ONLY) {
+    for (const engine of ['compiled', 'reference'] as const) {
+      const registry = loadRegistry(path.join(ROOT, 'cds-services'), engine);
+      for (const size of bodies) {
+        progress(`${size.info.name} ${engine}, in process`);
+        inProcess.push({ size: size.info.name, engine, result: await timeInProcess(registry, SERVICE_ID, size.body.toString('utf8'), DURATION_S) });
+      }
+    }
+    for (const size of bodies) {
+      for (const kind of ['compiled', 'reference', 'floor'] as Kind[]) runs.push(await measure(size, kind, 1, 1));
+    }
+    const s = bodies[0] as Body;
+    for (const kind of ['compiled', 'reference', 'floor'] as Kind[]) runs.push(await measure(s, kind, cores, 4 * cores));
+  }
+  const report = renderReport({ machine: machineInfo, sizes: bodies.map((b) => b.info), runs, inProcess, cores, profiles, wallS: (Date.now() - started) / 1000 });
   process.stdout.write(report);
   const file = UPDATE ? path.join(ROOT, 'bench', 'results.md') : path.join(outDir, `results-${stamp}.md`);
   fs.writeFileSync(file, report);

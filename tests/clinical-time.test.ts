@@ -33,6 +33,39 @@ describe('parseFhirDate', () => {
   });
 });
 
+describe('parseFhirDate against the grammar', () => {
+  // The FHIR date/dateTime/instant grammar the parser implements, as a regular expression: the oracle.
+  const GRAMMAR = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+  function byGrammar(text: string): number | undefined {
+    const m = GRAMMAR.exec(text.trim());
+    if (!m) return undefined;
+    const [, y, mo = '01', d = '01', h = '00', mi = '00', s = '00', frac = '0', tz] = m;
+    let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Math.round(Number(`0.${frac}`) * 1000));
+    if (tz && tz !== 'Z') t -= (tz.startsWith('-') ? -1 : 1) * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6))) * 60_000;
+    return Number.isFinite(t) ? t : undefined;
+  }
+  // Seeded so a failure reproduces: prefixes of valid dates, then one character replaced, dropped or added.
+  let seed = 12345;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const valid = ['2026-03-07T10:20:30.123+02:00', '1999-12-31T23:59:59.9999Z', '2024-02-29T00:00-11:30', '0001-01-01', '2026-13-40T25:61:61'];
+  const alphabet = '0123456789-+:TZ. xa';
+  const cases = new Set<string>();
+  for (const v of valid) for (let i = 0; i <= v.length; i++) cases.add(v.slice(0, i));
+  for (let k = 0; k < 3000; k++) {
+    const v = valid[random(valid.length)] as string;
+    const at = random(v.length + 1);
+    const c = alphabet[random(alphabet.length)] as string;
+    const op = random(3);
+    cases.add(op === 0 ? v.slice(0, at) + c + v.slice(at + 1) : op === 1 ? v.slice(0, at) + v.slice(at + 1) : v.slice(0, at) + c + v.slice(at));
+  }
+
+  test('agrees with the grammar on every prefix and on thousands of one-character edits', () => {
+    const disagreements = [...cases].filter((t) => parseFhirDate(t) !== byGrammar(t));
+    expect(disagreements).toEqual([]);
+    expect([...cases].filter((t) => byGrammar(t) !== undefined).length).toBeGreaterThan(100);
+  });
+});
+
 describe('clinicalDateOf', () => {
   test.each([
     ['Condition onsetDateTime first', { resourceType: 'Condition', onsetDateTime: '2026-01-02', onsetPeriod: { start: '2025-01-01' }, recordedDate: '2024-01-01' }, '2026-01-02'],

@@ -39,6 +39,8 @@ const observations = [
 // Fresh per evaluation and built in this realm: fhirpath.js tests `instanceof Array`, which structuredClone's arrays fail under jest.
 const makeVars = () => ({
   obs: observations,
+  // Same Type/id as %obs members: one an identical copy (equal), one with another value (not equal); and id-less twins.
+  twins: [hb('o1', 9.5, 'g/dL', '2024-03-01T08:00:00+01:00'), hb('o2', 121, 'g/L', '2024-03'), { resourceType: 'Observation', status: 'final' }, { resourceType: 'Observation', status: 'final' }],
   empty: [],
   numbers: [3, 1, 2, 2],
   words: ['alpha', 'Beta', 'gamma'],
@@ -72,6 +74,8 @@ const EXPRESSIONS = [
   '%obs.where($this.status = \'final\').select($index)', '%obs.select(id & \':\' & $index.toString())',
   // combining
   '%numbers.combine(%numbers).count()', '%numbers.union(%numbers)', '%numbers | %words', '%numbers.intersect(2 | 3)', '%numbers.exclude(2)',
+  '(%obs | %obs).id', '(%obs.where(id = \'o1\') | %obs.where(id = \'o2\')).id', '%obs.distinct().id', '%obs.union(%twins).count()',
+  '(%obs | %twins).value.value', '%twins.distinct().count()', '(%twins | %context).count()', '(%obs.first() | %obs.first().code).count()',
   '%obs.exclude(%obs.first()).count()', '(1 | 2).subsetOf(%numbers)', '%numbers.supersetOf(4)',
   // logic, three-valued, with empty
   'true and {}', 'false and {}', '{} and {}', 'true or {}', 'false or {}', '{} or true', 'true xor false', '{} implies false', 'false implies {}',

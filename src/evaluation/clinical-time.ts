@@ -4,20 +4,66 @@ import { MAX_DATE_LENGTH } from '../limits';
 
 type Json = Record<string, unknown>;
 
-const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+/** The digits of `s` from `at` to `at + n` as a number, or -1 when any of them is not 0-9. */
+function digits(s: string, at: number, n: number): number {
+  if (at + n > s.length) return -1;
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
 
-/** Epoch milliseconds of a FHIR date/dateTime/instant string, or undefined when it is not one. */
+/**
+ * Epoch milliseconds of a FHIR date/dateTime/instant string, or undefined when it is not one: YYYY[-MM[-DD[Thh:mm
+ * [:ss[.fff]][Z|±hh:mm]]]] (digits unchecked for range, as Date.UTC rolls them over). Hand-written rather than a
+ * regular expression: every dated resource of a request is parsed once, and the match arrays were a visible share
+ * of the request's allocations.
+ */
 export function parseFhirDate(text: unknown): number | undefined {
   if (typeof text !== 'string' || text.length > MAX_DATE_LENGTH) return undefined;
-  const m = DATE_RE.exec(text.trim());
-  if (!m) return undefined;
-  const [, y, mo = '01', d = '01', h = '00', mi = '00', s = '00', frac = '0', tz] = m;
-  const ms = Math.round(Number(`0.${frac}`) * 1000);
-  let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
-  if (tz && tz !== 'Z') {
-    const sign = tz.startsWith('-') ? -1 : 1;
-    t -= sign * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6))) * 60_000;
+  const s = text.trim();
+  const n = s.length;
+  const y = n >= 4 ? digits(s, 0, 4) : -1;
+  if (y < 0) return undefined;
+  let mo = 1, d = 1, h = 0, mi = 0, sec = 0, ms = 0, offsetMin = 0;
+  let at = 4;
+  if (at < n) {
+    if (s[at] !== '-' || (mo = digits(s, at + 1, 2)) < 0) return undefined;
+    at += 3;
+    if (at < n) {
+      if (s[at] !== '-' || (d = digits(s, at + 1, 2)) < 0) return undefined;
+      at += 3;
+      if (at < n) {
+        if (s[at] !== 'T' || (h = digits(s, at + 1, 2)) < 0 || s[at + 3] !== ':' || (mi = digits(s, at + 4, 2)) < 0) return undefined;
+        at += 6;
+        if (s[at] === ':') {
+          if ((sec = digits(s, at + 1, 2)) < 0) return undefined;
+          at += 3;
+          if (s[at] === '.') {
+            const from = at + 1;
+            at = from;
+            while (at < n && s.charCodeAt(at) >= 48 && s.charCodeAt(at) <= 57) at++;
+            if (at === from) return undefined;
+            ms = Math.round(Number(`0.${s.slice(from, at)}`) * 1000);
+          }
+        }
+        if (s[at] === 'Z') at += 1;
+        else if (s[at] === '+' || s[at] === '-') {
+          const sign = s[at] === '-' ? -1 : 1;
+          const oh = digits(s, at + 1, 2);
+          const om = oh < 0 || s[at + 3] !== ':' ? -1 : digits(s, at + 4, 2);
+          if (om < 0) return undefined;
+          offsetMin = sign * (oh * 60 + om);
+          at += 6;
+        }
+        if (at !== n) return undefined;
+      }
+    }
   }
+  const t = Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offsetMin * 60_000;
   return Number.isFinite(t) ? t : undefined;
 }
 

@@ -49,11 +49,8 @@ export function resourcesOf(value: unknown): AnyResource[] {
   return typeof v.resourceType === 'string' && v.resourceType !== 'OperationOutcome' ? [value as AnyResource] : [];
 }
 
-interface CodeEntry {
-  system: string;
-  code: string;
-  resources: AnyResource[];
-}
+/** Per prefetch key: system -> code -> the key's resources with that main coding, in record order. */
+type CodeTable = Map<string, Map<string, AnyResource[]>>;
 
 export interface RecordIndex {
   readonly keys: ReadonlyMap<string, AnyResource[]>;
@@ -63,22 +60,24 @@ export interface RecordIndex {
 
 export function buildRecordIndex(values: Record<string, unknown>, valueSets: ValueSetIndex): RecordIndex {
   const keys = new Map<string, AnyResource[]>();
-  const byCode = new Map<string, Map<string, CodeEntry>>();
+  const byCode = new Map<string, CodeTable>();
   for (const [key, value] of Object.entries(values)) {
     const resources = resourcesOf(value);
     keys.set(key, resources);
-    const codes = new Map<string, CodeEntry>();
+    // Nested maps rather than one map on system + code: no key string built per coding.
+    const systems: CodeTable = new Map();
     for (const res of resources) {
       for (const c of mainCodings(res)) {
         const { system, code } = c;
         if (typeof system !== 'string' || typeof code !== 'string' || system.length > MAX_SYSTEM_LENGTH || code.length > MAX_CODE_LENGTH) continue;
-        const k = `${system}\u0000${code}`;
-        const entry = codes.get(k);
-        if (!entry) codes.set(k, { system, code, resources: [res] });
-        else if (entry.resources[entry.resources.length - 1] !== res) entry.resources.push(res);
+        let codes = systems.get(system);
+        if (!codes) systems.set(system, (codes = new Map()));
+        const list = codes.get(code);
+        if (!list) codes.set(code, [res]);
+        else if (list[list.length - 1] !== res) list.push(res);
       }
     }
-    byCode.set(key, codes);
+    byCode.set(key, systems);
   }
   const memo = new Map<string, AnyResource[]>();
   return {
@@ -88,8 +87,8 @@ export function buildRecordIndex(values: Record<string, unknown>, valueSets: Val
       const hit = memo.get(memoKey);
       if (hit) return hit;
       const found = new Set<AnyResource>();
-      for (const { system, code, resources } of (byCode.get(key) ?? new Map<string, CodeEntry>()).values()) {
-        if (valueSets.contains(url, system, code)) for (const r of resources) found.add(r);
+      for (const [system, codes] of byCode.get(key) ?? []) {
+        for (const [code, resources] of codes) if (valueSets.contains(url, system, code)) for (const r of resources) found.add(r);
       }
       const order = keys.get(key) ?? [];
       const result = found.size === 0 ? [] : order.filter((r) => found.has(r));

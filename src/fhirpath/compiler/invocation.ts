@@ -3,6 +3,7 @@
 // a checked singleton for `String`, `Integer`, ...), and empty-propagation follows the callee's table entry.
 import { identifierValue, UnsupportedFhirPath, type AstNode } from './ast';
 import { BUILTINS, OPERATORS, type Invocable, type ParamKind } from './builtins';
+import { withDistinctFastPath } from './distinct-resources';
 import { singleton, types, type Coll, type FpFunction } from './internals';
 import { withThis, type Code, type Scope } from './scope';
 
@@ -86,7 +87,7 @@ function plainArguments(fn: FpFunction): FpFunction {
 }
 
 function call(entry: Invocable, name: string, paramNodes: AstNode[], compile: CompileNode, model: unknown, functions: FunctionTable): Code {
-  const fn = entry.fn as unknown as (this: Scope, ...a: unknown[]) => unknown;
+  const fn = withDistinctFastPath(entry.fn) as unknown as (this: Scope, ...a: unknown[]) => unknown;
   if (!entry.arity) {
     if (paramNodes.length > 0) {
       return () => {
@@ -153,7 +154,7 @@ export function compileOperator(node: AstNode, compile: CompileNode, model: unkn
   if (!entry || operands.length !== 2) throw new UnsupportedFhirPath(`operator ${symbol}`);
   const kinds = entry.arity[2] as ParamKind[];
   const [left, right] = operands.map((o, i) => compileParam(kinds[i] as ParamKind, o, compile, model, functions)) as [Param, Param];
-  const fn = entry.fn as unknown as (this: Scope, a: unknown, b: unknown) => unknown;
+  const fn = withDistinctFastPath(entry.fn) as unknown as (this: Scope, a: unknown, b: unknown) => unknown;
   const nullable = entry.nullable === true;
   return (focus, s) => {
     const a = left(focus, s);

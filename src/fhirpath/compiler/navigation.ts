@@ -19,6 +19,8 @@ interface Model {
 /** A child element as fhirpath.js's makeChildResNodes names it: JSON field, node path and FHIR type. */
 interface Child {
   field: string;
+  /** `_` + field, the primitive's extension member, made once: a string built per read is slow to look up. */
+  extensionField: string;
   path: string;
   type: string | null;
 }
@@ -28,7 +30,7 @@ type Children = { choice: false; child: Child } | { choice: true; children: Chil
 function childrenAt(model: Model, parentPath: string, key: string): Children {
   let childPath = parentPath + '.' + key;
   childPath = model.pathsDefinedElsewhere[childPath] || childPath;
-  const finish = (field: string, path: string): Child => ({ field, path: model.path2TypeWithoutElements[path] || path, type: model.path2Type[path] ?? null });
+  const finish = (field: string, path: string): Child => ({ field, extensionField: '_' + field, path: model.path2TypeWithoutElements[path] || path, type: model.path2Type[path] ?? null });
   const types = model.choiceTypePaths[childPath];
   if (types) return { choice: true, children: types.map((t) => finish(key + t, childPath + t)) };
   return { choice: false, child: finish(key, key === 'extension' ? 'Extension' : childPath) };
@@ -39,7 +41,7 @@ const isSome = (x: unknown): boolean => !(x === null || x === undefined || (Arra
 type Node = ResourceNodeLike & { _data?: Record<string, unknown> | null };
 
 /** fhirpath.js's makeChildResNodes, with the model lookups of each parent path done once and kept. */
-function pushChildren(result: Coll, root: Root, parent: Node, key: string, model: Model, cache: Map<string, Children>): void {
+function pushChildren(result: Coll, root: Root, parent: Node, key: string, extensionKey: string, model: Model, cache: Map<string, Children>): void {
   const data = parent.data as Record<string, unknown> | null | undefined;
   let toAdd: unknown;
   let _toAdd: unknown;
@@ -51,7 +53,7 @@ function pushChildren(result: Coll, root: Root, parent: Node, key: string, model
     if (children.choice) {
       for (const c of children.children) {
         toAdd = data?.[c.field];
-        _toAdd = data?.['_' + c.field];
+        _toAdd = data?.[c.extensionField];
         if (toAdd !== undefined || _toAdd !== undefined) {
           path = c.path;
           type = c.type;
@@ -60,14 +62,14 @@ function pushChildren(result: Coll, root: Root, parent: Node, key: string, model
       }
     } else {
       toAdd = data?.[key];
-      _toAdd = data?.['_' + key];
+      _toAdd = data?.[extensionKey];
       if (toAdd === undefined && _toAdd === undefined) toAdd = parent._data?.[key];
       path = children.child.path;
       type = children.child.type;
     }
   } else {
     toAdd = data?.[key];
-    _toAdd = data?.['_' + key];
+    _toAdd = data?.[extensionKey];
     if (toAdd === undefined && _toAdd === undefined) toAdd = parent._data?.[key];
   }
   if (!isSome(toAdd) && !isSome(_toAdd)) return;
@@ -84,15 +86,17 @@ function pushChildren(result: Coll, root: Root, parent: Node, key: string, model
 
 export function compileMember(node: AstNode, model: unknown): Code {
   const key = identifierValue(child(node).text);
+  const extensionKey = '_' + key;
   const atRoot = node.atRoot;
   const typeAtRoot = atRoot ? new TypeInfo({ name: key }) : undefined;
   const cache = new Map<string, Children>();
   return (focus, s) => {
     const result: Coll = [];
     for (let i = 0; i < focus.length; i++) {
-      const item = focus[i] as Json | undefined;
-      const p = item?.__path__;
-      const res = makeResNode(s.root, item, null, p?.path, null, p?.fhirNodeDataType);
+      const item = focus[i];
+      // Most items are nodes already (makeResNode would return them as is): skip the __path__ probe for them.
+      const p = item instanceof ResourceNode ? undefined : (item as Json | undefined)?.__path__;
+      const res = item instanceof ResourceNode ? item : makeResNode(s.root, item, null, p?.path, null, p?.fhirNodeDataType);
       if ((res.data as Json | undefined)?.resourceType === key) {
         result.push(res);
       } else if (
@@ -102,7 +106,7 @@ export function compileMember(node: AstNode, model: unknown): Code {
       ) {
         result.push(res);
       } else {
-        pushChildren(result, s.root, res, key, model as Model, cache);
+        pushChildren(result, s.root, res, key, extensionKey, model as Model, cache);
       }
     }
     return result;
