@@ -2,7 +2,7 @@
 // runs while a probe keeps calling discovery and a small hook call, and the report gives the probe's slowest answer,
 // the server's resident memory, non-pino output lines, and the attack's own outcome. Self-contained (node only).
 // Run: npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/bench/attacks.js (ATTACKS_ONLY=... for some rows)
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -190,11 +190,18 @@ async function flood(port: number): Promise<string> {
       }),
     ),
   );
+  // Counted on the server's side (ss): a client may still see a socket "connected" whose handshake the server's
+  // kernel never completed (its accept queue was full), which holds nothing on the server.
+  const serverHeld = (): number => execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '').length;
   const t = performance.now();
-  while (closedByServer < connected && performance.now() - t < HEADERS_TIMEOUT_MS + 5000) await new Promise((r) => setTimeout(r, 100));
-  const held = connected - closedByServer;
+  let held = serverHeld();
+  while (held > 0 && performance.now() - t < HEADERS_TIMEOUT_MS + 5000) {
+    await new Promise((r) => setTimeout(r, 100));
+    held = serverHeld();
+  }
+  const waited = Math.round(performance.now() - t);
   for (const s of sockets) s.destroy();
-  return `${connected} connected (${failed} refused); ${held} still held ${Math.round(performance.now() - t)} ms after the last connected (headers timeout ${HEADERS_TIMEOUT_MS} ms)`;
+  return `${connected} connected (${failed} refused), ${closedByServer} closed by the server; the server held ${held} connections (the probe's keep-alive ones included) ${waited} ms after the last connected (headers timeout ${HEADERS_TIMEOUT_MS} ms)`;
 }
 
 async function main(): Promise<void> {

@@ -109,14 +109,31 @@ describe('what no request can do to the server', () => {
     expect(received.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large');
   });
 
-  it('drops connections beyond CDS_MAX_CONNECTIONS and keeps the others', async () => {
+  it('at CDS_MAX_CONNECTIONS, a new connection closes the oldest one that has not sent a request (a silent flood locks nobody out)', async () => {
     const port = await freePort();
     const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_MAX_CONNECTIONS: '2', CDS_HEADERS_TIMEOUT_MS: '60000', CDS_REQUEST_TIMEOUT_MS: '300000' });
     expect(await run.waitFor('/cds-services')).toBe(true);
+    // Node accepts connections in arrival order: connected one after the other, `first` is the oldest.
     const first = rawSocket(port);
+    await first.connected;
     const second = rawSocket(port);
-    // Node accepts connections in arrival order: once both are connected, the third is the one over the cap.
-    await Promise.all([first.connected, second.connected]);
+    await second.connected;
+    const client = rawSocket(port, 'GET /cds-services HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect((await client.answered).split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(await first.closed).toBe('');
+    expect([second.open(), client.open()]).toEqual([true, true]);
+    second.destroy();
+    client.destroy();
+  });
+
+  it('drops a new connection when every open one has sent a request, and keeps those', async () => {
+    const port = await freePort();
+    const run = startMain({ PORT: String(port), HOST: '127.0.0.1', CDS_MAX_CONNECTIONS: '2', CDS_HEADERS_TIMEOUT_MS: '60000', CDS_REQUEST_TIMEOUT_MS: '300000', CDS_KEEP_ALIVE_TIMEOUT_MS: '60000' });
+    expect(await run.waitFor('/cds-services')).toBe(true);
+    const discovery = 'GET /cds-services HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    const first = rawSocket(port, discovery);
+    const second = rawSocket(port, discovery);
+    await Promise.all([first.answered, second.answered]);
     const third = rawSocket(port);
     expect(await third.closed).toBe('');
     expect([first.open(), second.open()]).toEqual([true, true]);
