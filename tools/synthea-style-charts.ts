@@ -4,6 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Coding, FhirResource, Observation, ObservationComponent } from 'fhir/r4';
+// The bench's seeded PRNG (mulberry32), so every run writes the same charts.
+import { createRandom } from '../bench/synthetic-patient';
 
 /** The chart's "today": the tests pin the server clock here. */
 export const CHART_NOW = '2026-06-15T12:00:00Z';
@@ -15,18 +17,6 @@ const SCT = 'http://snomed.info/sct';
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 const OBS_CAT = 'http://terminology.hl7.org/CodeSystem/observation-category';
-
-/** mulberry32: a tiny seeded PRNG, so every run writes the same charts. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Analyte {
   code: string;
@@ -331,7 +321,7 @@ class ChartBuilder {
 
 export function buildChart(profile: ChartProfile): Bundle {
   if (profile.hemoglobin.length !== profile.years) throw new Error(`${profile.name}: one hemoglobin per yearly visit expected`);
-  return new ChartBuilder(profile, prng(profile.seed)).build();
+  return new ChartBuilder(profile, createRandom(profile.seed)).build();
 }
 
 const FLU = { code: '140', display: 'Influenza, seasonal, injectable, preservative free' };
