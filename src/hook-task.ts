@@ -35,9 +35,14 @@ export interface HookTaskLog {
   error?: { message: string; stack?: string };
 }
 
-export type HookTaskResult =
-  | ({ status: 200; cards: Card[]; patientId?: string } & HookTaskLog)
-  | ({ status: number; issues: IssueInput[]; headers: Record<string, string> } & HookTaskLog);
+/** A task that ended in an HTTP error: its status, the OperationOutcome issues and the headers (e.g. Retry-After). */
+export interface TaskFailure {
+  status: number;
+  issues: IssueInput[];
+  headers: Record<string, string>;
+}
+
+export type HookTaskResult = ({ status: 200; cards: Card[]; patientId?: string } & HookTaskLog) | (TaskFailure & HookTaskLog);
 
 export interface HookTaskDeps {
   registry: Registry;
@@ -53,9 +58,33 @@ function hookInstanceOf(body: unknown): string | undefined {
   return typeof h === 'string' && h.length <= 64 ? h : undefined;
 }
 
+/**
+ * Runs a task's work: an HttpError becomes its status and issues, anything else a 500 whose message (stripped of data)
+ * and stack are for the log only. `log` is what the work noted before it ended, kept in either case.
+ */
+export async function settleTask<T extends { status: 200 }, L extends object>(log: L, work: () => Promise<T>): Promise<(T & L) | (TaskFailure & L & Pick<HookTaskLog, 'error'>)> {
+  try {
+    return { ...(await work()), ...log };
+  } catch (e) {
+    if (e instanceof HttpError) return { status: e.status, issues: e.issues, headers: e.headers, ...log };
+    return {
+      status: 500,
+      issues: [{ code: 'exception', diagnostics: 'Internal server error' }],
+      headers: {},
+      ...log,
+      error: { message: stripData(errorMessage(e)), stack: e instanceof Error ? e.stack?.split('\n').slice(1, 8).join('\n') : undefined },
+    };
+  }
+}
+
+/** A task's unexpected error as an Error again on the caller's side, with the thread's stack (for the log). */
+export function taskError(error: NonNullable<HookTaskLog['error']>): Error {
+  return Object.assign(new Error(error.message), { stack: `Error: ${error.message}\n${error.stack ?? ''}` });
+}
+
 export async function runHookTask(task: HookTask, deps: HookTaskDeps): Promise<HookTaskResult> {
   const log: HookTaskLog = {};
-  try {
+  return settleTask(log, async () => {
     const service = deps.registry.services.get(task.serviceId);
     if (!service) throw new HttpError(404, { code: 'not-found', diagnostics: `No CDS service with id "${task.serviceId}"` });
     let body: unknown;
@@ -78,15 +107,6 @@ export async function runHookTask(task: HookTask, deps: HookTaskDeps): Promise<H
     });
     if (result.failures.length) log.failures = result.failures.map((f) => ({ name: f.name, message: stripData(f.message) }));
     log.topics = result.cards.map((c) => c.source.topic.code);
-    return { status: 200, cards: result.cards, patientId: result.request.context.patientId, ...log };
-  } catch (e) {
-    if (e instanceof HttpError) return { status: e.status, issues: e.issues, headers: e.headers, ...log };
-    return {
-      status: 500,
-      issues: [{ code: 'exception', diagnostics: 'Internal server error' }],
-      headers: {},
-      ...log,
-      error: { message: stripData(errorMessage(e)), stack: e instanceof Error ? e.stack?.split('\n').slice(1, 8).join('\n') : undefined },
-    };
-  }
+    return { status: 200 as const, cards: result.cards, patientId: result.request.context.patientId };
+  });
 }

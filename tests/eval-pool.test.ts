@@ -1,6 +1,7 @@
 // The real evaluation pool (piscina threads running src/eval-worker.ts): a record that runs past the deadline
 // gets 503 with Retry-After and a log line naming the service and the duration, while discovery and other hook
-// calls are answered during it and after it (its thread is replaced). Order of events, not wall-clock limits.
+// calls are answered during it and after it (its thread is replaced); the SMART app's work-up runs in the same pool
+// under the same deadline, reading a loopback FHIR server. Order of events, not wall-clock limits.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -35,6 +36,27 @@ const starts: string[] = [];
 let pool: HookEvaluator;
 let server: http.Server;
 let base: string;
+let fhirServer: http.Server;
+let fhirBase: string;
+
+/** A FHIR server over loopback for the work-up: Patient pat-1 with `fhirConditions` Conditions, nothing else. */
+let fhirConditions = 3;
+function fhirHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://fhir.local');
+  const send = (resource: Json) => {
+    res.setHeader('Content-Type', 'application/fhir+json');
+    res.end(JSON.stringify(resource));
+  };
+  if (url.pathname === '/fhir/Patient/pat-1') return send({ resourceType: 'Patient', id: 'pat-1', birthDate: '2016-05-01', gender: 'female' });
+  const entry = url.pathname === '/fhir/Condition'
+    ? Array.from({ length: fhirConditions }, (_, i) => ({ resource: { resourceType: 'Condition', id: `c${i}`, subject: { reference: 'Patient/pat-1' }, code: { text: `problem ${i}` } } }))
+    : [];
+  send({ resourceType: 'Bundle', type: 'searchset', entry });
+}
+
+function workup(): Promise<{ status: number; headers: Headers; json: Json }> {
+  return call('POST', '/app/api/workup', JSON.stringify({ patientId: 'pat-1', fhirServer: `${fhirBase}/fhir` }));
+}
 
 function body(conditions: number): string {
   const service = registry.services.get('iph-patient-view');
@@ -56,6 +78,9 @@ async function call(method: 'GET' | 'POST', urlPath: string, payload?: string): 
 }
 
 beforeAll(async () => {
+  fhirServer = http.createServer(fhirHandler).listen(0, '127.0.0.1');
+  await once(fhirServer, 'listening');
+  fhirBase = `http://127.0.0.1:${(fhirServer.address() as AddressInfo).port}`;
   const config = readConfig({ NODE_ENV: 'test', CDS_DEFINITIONS_DIR: definitionsDir, CDS_EVAL_TIMEOUT_MS: String(TIMEOUT_MS), CDS_FHIR_BUDGET_MS: '500' });
   pool = createEvalPool({
     threads: 2,
@@ -63,6 +88,7 @@ beforeAll(async () => {
     maxQueue: 8,
     heapMb: 256,
     definitionsDir,
+    fhir: config.fhir,
     log,
     filename: path.join(__dirname, 'helpers', 'ts-worker.js'),
     onStart: ({ bytes }) => starts.push(String(bytes)),
@@ -76,6 +102,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool.close();
   await new Promise((resolve) => server.close(resolve));
+  await new Promise((resolve) => fhirServer.close(resolve));
 });
 
 describe('the evaluation deadline', () => {
@@ -132,4 +159,37 @@ describe('the evaluation deadline', () => {
     expect(notJson.status).toBe(400);
     expect(notJson.json).toMatchObject({ issue: [{ diagnostics: 'Request body is not valid JSON' }] });
   });
+});
+
+describe('the SMART work-up in the pool', () => {
+  it('answers the work-up from a thread, which reads the FHIR server itself', async () => {
+    fhirConditions = 3;
+    const res = await workup();
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ patient: { id: 'pat-1' } });
+  }, 120_000);
+
+  it('a work-up past the deadline gets 503 + Retry-After while a hook call is answered; the pool serves again after', async () => {
+    fhirConditions = SLOW_CONDITIONS;
+    const events: string[] = [];
+    const before = starts.length;
+    const slow = workup().then((r) => {
+      events.push('work-up answered');
+      return r;
+    });
+    while (starts.length === before) await new Promise((resolve) => setImmediate(resolve));
+    const other = await call('POST', '/cds-services/iph-patient-view', body(3));
+    events.push('hook call answered');
+    const timedOut = await slow;
+
+    expect(other.status).toBe(200);
+    expect(events).toEqual(['hook call answered', 'work-up answered']);
+    expect(timedOut.status).toBe(503);
+    expect(timedOut.headers.get('retry-after')).toBe(String(TIMEOUT_MS / 1000));
+    expect(timedOut.json).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] });
+    expect(logLines.find((l) => l.msg === 'work-up evaluation passed its deadline; its thread was replaced')).toMatchObject({ service: 'iph-patient-view', timeoutMs: TIMEOUT_MS });
+
+    fhirConditions = 3;
+    expect((await workup()).status).toBe(200);
+  }, 180_000);
 });

@@ -1,25 +1,25 @@
 // /app/: the SMART on FHIR work-up app (static files built from app/ into dist-app/, with their own strict CSP) and
-// POST /app/api/workup, which reads the patient's record from the EHR's FHIR server with the app's access token
-// (the FHIR client's allow-list and budgets), evaluates the patient-view definitions and returns checklist and series.
+// POST /app/api/workup, which checks the request here and hands it to the evaluator (an evaluation thread, under the
+// hook calls' deadline): it reads the patient's record from the EHR's FHIR server with the app's access token (the
+// FHIR client's allow-list and budgets), evaluates the patient-view definitions and returns checklist and series.
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
-import type { HookRequest } from '../cds-hooks';
-import type { Registry, ServiceDefinition } from '../definitions/types';
+import type { Logger } from 'pino';
+import type { Registry } from '../definitions/types';
 import { HttpError } from '../errors';
-import { evaluateService } from '../evaluation/evaluate';
-import { compileWorkupDefinitions } from '../evaluation/workup-definitions';
-import { buildWorkupReport } from '../evaluation/workup-report';
-import { resolvePrefetch, type PrefetchFetcher } from '../fhir/prefetch';
 import { PROJECT_ROOT } from '../project-root';
+import { taskError } from '../hook-task';
+import { appService, type WorkupTask } from '../workup-task';
+import type { HookEvaluator } from './eval-pool';
 
-export const APP_SERVICE_ID = 'iph-patient-view';
 export const DEFAULT_APP_DIR = path.join(PROJECT_ROOT, 'dist-app');
 
 export interface AppRoutesOptions {
   registry: Registry;
-  fetcher?: PrefetchFetcher;
+  /** Runs the work-up (the server's evaluation pool). */
+  evaluator: Pick<HookEvaluator, 'workup'>;
+  log: Pick<Logger, 'warn' | 'error'>;
   /** Folder of the built app (index.html, launch.html, bundles). */
   appDir?: string;
   /** External base URL (CDS_PUBLIC_URL); else the request's own origin. */
@@ -52,11 +52,7 @@ export function appContentSecurityPolicy(production: boolean): string {
   ].join('; ');
 }
 
-interface WorkupBody {
-  patientId: string;
-  fhirServer: string;
-  accessToken?: string;
-}
+type WorkupBody = Omit<WorkupTask, 'now'>;
 
 function readBody(body: unknown): WorkupBody {
   const bad = (diagnostics: string, field: string) => new HttpError(400, { code: 'invalid', diagnostics, expression: [field] });
@@ -96,21 +92,9 @@ function sameOriginOnly(publicUrl: string | undefined): RequestHandler {
   };
 }
 
-/** The request the definitions are evaluated for: a patient-view for this patient, every key fetched from fhirServer. */
-function hookRequestFor(body: WorkupBody): HookRequest {
-  return {
-    hook: 'patient-view',
-    hookInstance: randomUUID(),
-    fhirServer: body.fhirServer,
-    ...(body.accessToken ? { fhirAuthorization: { access_token: body.accessToken, token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'iph-workup-app' } } : {}),
-    context: { patientId: body.patientId, userId: 'Practitioner/unknown' },
-  } as HookRequest;
-}
-
 export function createAppRoutes(options: AppRoutesOptions): Router {
-  const service: ServiceDefinition | undefined = options.registry.services.get(APP_SERVICE_ID);
-  if (!service) throw new Error(`the app needs the ${APP_SERVICE_ID} service definitions`);
-  const definitions = compileWorkupDefinitions(service, options.registry.runtime);
+  // Definitions without the app's service or its work-up checklist fail at start-up, not on the first app call.
+  appService(options.registry);
   const appDir = options.appDir ?? DEFAULT_APP_DIR;
   const now = options.now ?? Date.now;
   const csp = appContentSecurityPolicy(options.production);
@@ -132,16 +116,12 @@ export function createAppRoutes(options: AppRoutesOptions): Router {
     },
     express.json({ limit: '32kb', strict: true }),
     async (req, res) => {
-      const body = readBody(req.body);
-      const request = hookRequestFor(body);
-      const at = now();
-      const prefetch = await resolvePrefetch(service, request, options.fetcher);
-      // A hook call may go on without demographics; the app was launched for a patient that must exist.
-      if (prefetch.values.patient === null || prefetch.values.patient === undefined) {
-        throw new HttpError(404, { code: 'not-found', diagnostics: 'The FHIR server has no such Patient', expression: ['patientId'] });
-      }
-      const evaluation = evaluateService(service, request, prefetch, at, options.registry.valueSets);
-      res.json(buildWorkupReport(definitions, evaluation, body.patientId, at));
+      const result = await options.evaluator.workup({ ...readBody(req.body), now: now() });
+      if (result.fhir) options.log.warn({ fhir: result.fhir }, 'FHIR server could not be read for the work-up app');
+      // An unexpected error in the thread reaches the error middleware as itself (logged with its stack, 500).
+      if (result.error) throw taskError(result.error);
+      if (!('report' in result)) throw new HttpError(result.status, result.issues, result.headers);
+      res.json(result.report);
     },
   );
   router.all('/api/workup', (req, _res, next) => {

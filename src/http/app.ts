@@ -22,6 +22,7 @@ import { createRequestValidator, type RequestValidator } from './hook-request';
 import { createAppRoutes, publicBase } from './app-routes';
 import { declaredLengthLimit } from './body-limit';
 import { createInlineEvaluator, type HookEvaluator } from './eval-pool';
+import { taskError } from '../hook-task';
 import { healthRouter, type HealthDeps } from './health';
 import { createMetrics, metricsHandler, type Metrics } from './metrics';
 
@@ -143,7 +144,7 @@ export function createApp(registry: Registry, config: AppConfig, deps: AppDeps):
   app.get('/metrics', metricsHandler(deps.collectMetrics ?? (async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() })), config.ops.token));
   app.use(accessLog(deps.log, registry, metrics));
   // The app's pages and API carry no CDS client JWT (a browser holds a SMART token instead), so they come before it.
-  app.use('/app', createAppRoutes({ registry, fetcher: deps.fetcher, appDir: deps.app?.dir, now: deps.app?.now, publicUrl: config.auth.publicUrl, production: config.production }));
+  app.use('/app', createAppRoutes({ registry, evaluator, log: deps.log, appDir: deps.app?.dir, now: deps.app?.now, publicUrl: config.auth.publicUrl, production: config.production }));
   const notFound: RequestHandler = (req, _res, next) => {
     next(new HttpError(404, { code: 'not-found', diagnostics: `Nothing at ${req.method} ${req.path}; discovery is GET /cds-services` }));
   };
@@ -199,7 +200,7 @@ export function createApp(registry: Registry, config: AppConfig, deps: AppDeps):
     if (result.fhir) deps.log.warn({ ...ids, fhir: result.fhir }, 'FHIR fallback could not read some keys');
     if (result.consoleWrites) deps.log.debug({ ...ids, consoleWrites: result.consoleWrites }, 'a library wrote to the console during the call; suppressed');
     // An unexpected error in the thread reaches the error middleware as itself (logged with its stack, 500).
-    if (result.error) throw Object.assign(new Error(result.error.message), { stack: `Error: ${result.error.message}\n${result.error.stack ?? ''}` });
+    if (result.error) throw taskError(result.error);
     if (!('cards' in result)) throw new HttpError(result.status, result.issues, result.headers);
     const cards = await ledger.serve(service.id, { hookInstance: result.hookInstance ?? '', context: { patientId: result.patientId } }, result.cards);
     metrics.observeEvaluation(service.id, Number(process.hrtime.bigint() - started) / 1e9);

@@ -1,25 +1,29 @@
-// Where hook tasks run: a pool of evaluation threads (piscina) with a deadline per call that holds even for
-// synchronous FHIRPath code, since a thread past its deadline is terminated and replaced; or inline, for tests and
-// tools that need no deadline. Each answer is a HookTaskResult, errors included, so callers have one path.
+// Where hook tasks and the SMART app's work-up tasks run: a pool of evaluation threads (piscina) with a deadline per
+// call that holds even for synchronous FHIRPath code, since a thread past its deadline is terminated and replaced; or
+// inline, for tests and tools that need no deadline. Each answer is a task result, errors included, so callers have
+// one path.
 import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
-import type { EvalWorkerData, PooledHookTask } from '../eval-worker';
+import type { EvalWorkerData, Pooled } from '../eval-worker';
 import type { ServerConfig } from '../config';
 import type { FhirPathEngine } from '../fhirpath/runtime';
 import type { FhirFetchSettings } from '../fhir/client';
-import { runHookTask, type HookTask, type HookTaskDeps, type HookTaskResult } from '../hook-task';
+import { runHookTask, type HookTask, type HookTaskDeps, type HookTaskResult, type TaskFailure } from '../hook-task';
+import { APP_SERVICE_ID, createWorkupRunner, type WorkupTask, type WorkupTaskResult } from '../workup-task';
 import { errorMessage } from '../errors';
 
 export interface HookEvaluator {
   evaluate(task: HookTask): Promise<HookTaskResult>;
+  /** The SMART app's work-up for one patient (POST /app/api/workup). */
+  workup(task: WorkupTask): Promise<WorkupTaskResult>;
   close(): Promise<void>;
 }
 
 /** Evaluates on the calling thread: no deadline (a slow record blocks the event loop). Tests and tools only. */
 export function createInlineEvaluator(deps: HookTaskDeps): HookEvaluator {
-  return { evaluate: (task) => runHookTask(task, deps), close: async () => undefined };
+  return { evaluate: (task) => runHookTask(task, deps), workup: createWorkupRunner(deps), close: async () => undefined };
 }
 
 export interface EvalPoolOptions {
@@ -44,7 +48,7 @@ export interface EvalPoolOptions {
   onTimeout?: (serviceId: string) => void;
 }
 
-function unavailable(diagnostics: string, retryAfterS: number): HookTaskResult {
+function unavailable(diagnostics: string, retryAfterS: number): TaskFailure {
   return { status: 503, issues: [{ code: 'transient', diagnostics }], headers: { 'Retry-After': String(retryAfterS) } };
 }
 
@@ -85,41 +89,48 @@ export function createEvalPool(options: EvalPoolOptions): EvalPool {
   };
   const retryAfterS = Math.max(1, Math.ceil(options.timeoutMs / 1000));
 
+  /** Runs `task` with the worker's export `name` under the deadline; `what` names the call in the log. */
+  async function run<T>(name: 'default' | 'workup', what: { serviceId: string; kind: string }, task: object, transfer: ArrayBuffer[], bytes: number): Promise<T | TaskFailure> {
+    const { port1, port2 } = new MessageChannel();
+    const controller = new AbortController();
+    let started: bigint | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    port1.once('message', () => {
+      started = process.hrtime.bigint();
+      timer = setTimeout(() => controller.abort(), options.timeoutMs);
+      options.onStart?.({ serviceId: what.serviceId, bytes });
+    });
+    const pooled: Pooled<object> = { ...task, started: port2 };
+    try {
+      return (await start().run(pooled, { name, transferList: [...transfer, port2], signal: controller.signal })) as T;
+    } catch (e) {
+      const durationMs = started === undefined ? 0 : Number((Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
+      if (controller.signal.aborted) {
+        options.log.warn({ service: what.serviceId, durationMs, timeoutMs: options.timeoutMs }, `${what.kind} evaluation passed its deadline; its thread was replaced`);
+        options.onTimeout?.(what.serviceId);
+        return unavailable(`The evaluation did not finish within ${options.timeoutMs} ms; try again later`, retryAfterS);
+      }
+      if (/queue is at limit/i.test(errorMessage(e))) {
+        options.log.warn({ service: what.serviceId, maxQueue: options.maxQueue }, 'evaluation queue full; call refused');
+        return unavailable('The service is busy; try again later', retryAfterS);
+      }
+      // A thread that died under the call (e.g. its heap limit): the pool replaces it.
+      options.log.error({ service: what.serviceId, durationMs, err: e }, 'evaluation thread failed during a call');
+      return unavailable('The evaluation could not be completed; try again later', retryAfterS);
+    } finally {
+      clearTimeout(timer);
+      port1.close();
+    }
+  }
+
   return {
     start: () => void start(),
-    async evaluate(task) {
+    evaluate(task) {
       const body = task.body instanceof ArrayBuffer ? task.body : ownBuffer(task.body);
-      const bytes = body.byteLength;
-      const { port1, port2 } = new MessageChannel();
-      const controller = new AbortController();
-      let started: bigint | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      port1.once('message', () => {
-        started = process.hrtime.bigint();
-        timer = setTimeout(() => controller.abort(), options.timeoutMs);
-        options.onStart?.({ serviceId: task.serviceId, bytes });
-      });
-      const pooled: PooledHookTask = { serviceId: task.serviceId, body, now: task.now, started: port2 };
-      try {
-        return (await start().run(pooled, { transferList: [body, port2], signal: controller.signal })) as HookTaskResult;
-      } catch (e) {
-        const durationMs = started === undefined ? 0 : Number((Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
-        if (controller.signal.aborted) {
-          options.log.warn({ service: task.serviceId, durationMs, timeoutMs: options.timeoutMs }, 'hook evaluation passed its deadline; its thread was replaced');
-          options.onTimeout?.(task.serviceId);
-          return unavailable(`The evaluation did not finish within ${options.timeoutMs} ms; try again later`, retryAfterS);
-        }
-        if (/queue is at limit/i.test(errorMessage(e))) {
-          options.log.warn({ service: task.serviceId, maxQueue: options.maxQueue }, 'evaluation queue full; call refused');
-          return unavailable('The service is busy; try again later', retryAfterS);
-        }
-        // A thread that died under the call (e.g. its heap limit): the pool replaces it.
-        options.log.error({ service: task.serviceId, durationMs, err: e }, 'evaluation thread failed during a call');
-        return unavailable('The evaluation could not be completed; try again later', retryAfterS);
-      } finally {
-        clearTimeout(timer);
-        port1.close();
-      }
+      return run<HookTaskResult>('default', { serviceId: task.serviceId, kind: 'hook' }, { ...task, body }, [body], body.byteLength);
+    },
+    workup(task) {
+      return run<WorkupTaskResult>('workup', { serviceId: APP_SERVICE_ID, kind: 'work-up' }, task, [], 0);
     },
     close: async () => {
       await pool?.destroy();
