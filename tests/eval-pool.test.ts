@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { BroadcastChannel } from 'node:worker_threads';
 import { createApp } from '../src/http/app';
 import { readConfig } from '../src/service';
 import { loadRegistry } from '../src/definitions/load';
@@ -192,4 +193,19 @@ describe('the SMART work-up in the pool', () => {
     fhirConditions = 3;
     expect((await workup()).status).toBe(200);
   }, 180_000);
+});
+
+describe('between calls', () => {
+  it("runs the thread's event loop (timers fire with no call in flight; Atomics.wait would freeze them)", async () => {
+    const idle = createEvalPool({ threads: 1, timeoutMs: 10_000, maxQueue: 1, heapMb: 64, definitionsDir, log, filename: path.join(__dirname, 'helpers', 'idle-timer-worker.js') });
+    const channel = new BroadcastChannel('iph-idle-timer');
+    try {
+      const fired = new Promise((resolve) => channel.addEventListener('message', resolve, { once: true }));
+      expect(await idle.evaluate({ serviceId: 'iph-patient-view', body: new Uint8Array(0), now: 0 })).toEqual({ status: 200, cards: [] });
+      await fired;
+    } finally {
+      channel.close();
+      await idle.close();
+    }
+  }, 60_000);
 });
