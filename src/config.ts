@@ -30,6 +30,8 @@ export interface ServerConfig {
   readonly evalQueue: number;
   /** Heap limit of each evaluation thread, in MB. */
   readonly evalHeapMb: number;
+  /** Young-generation size of each evaluation thread, in MB: room for a typical call's short-lived objects. */
+  readonly evalYoungMb: number;
   /** Longest a drain (SIGTERM/SIGINT) may take before remaining connections are cut. */
   readonly shutdownGraceMs: number;
 }
@@ -109,6 +111,7 @@ export function readServerConfig(env: Env = process.env): ServerConfig {
     evalTimeoutMs: integer(env, 'CDS_EVAL_TIMEOUT_MS', 5000, 100, 600_000),
     evalQueue: integer(env, 'CDS_EVAL_QUEUE', 64, 0, 100_000),
     evalHeapMb: integer(env, 'CDS_EVAL_HEAP_MB', 512, 64, 65_536),
+    evalYoungMb: integer(env, 'CDS_EVAL_YOUNG_MB', 64, 8, 1024),
     shutdownGraceMs: integer(env, 'CDS_SHUTDOWN_GRACE_MS', 20_000, 100, 600_000),
   };
   // Node refuses a headers timeout longer than the whole-request timeout (ERR_OUT_OF_RANGE at start-up).

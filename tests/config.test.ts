@@ -180,7 +180,7 @@ describe('CDS_WORKERS', () => {
 describe('evaluation pool and connection limits', () => {
   it('has defaults', () => {
     const c = readConfig({});
-    expect([c.evalTimeoutMs, c.evalQueue, c.evalHeapMb, c.keepAliveTimeoutMs, c.maxConnections]).toEqual([5000, 64, 512, 5000, 1000]);
+    expect([c.evalTimeoutMs, c.evalQueue, c.evalHeapMb, c.evalYoungMb, c.keepAliveTimeoutMs, c.maxConnections]).toEqual([5000, 64, 512, 64, 5000, 1000]);
   });
 
   it('reads every variable', () => {
@@ -189,16 +189,18 @@ describe('evaluation pool and connection limits', () => {
       CDS_EVAL_TIMEOUT_MS: '9000',
       CDS_EVAL_QUEUE: '0',
       CDS_EVAL_HEAP_MB: '256',
+      CDS_EVAL_YOUNG_MB: '32',
       CDS_KEEP_ALIVE_TIMEOUT_MS: '2000',
       CDS_MAX_CONNECTIONS: '50',
     });
-    expect([c.evalThreads, c.evalTimeoutMs, c.evalQueue, c.evalHeapMb, c.keepAliveTimeoutMs, c.maxConnections]).toEqual([3, 9000, 0, 256, 2000, 50]);
+    expect([c.evalThreads, c.evalTimeoutMs, c.evalQueue, c.evalHeapMb, c.evalYoungMb, c.keepAliveTimeoutMs, c.maxConnections]).toEqual([3, 9000, 0, 256, 32, 2000, 50]);
   });
 
   it.each([
     ['CDS_EVAL_THREADS', '0'],
     ['CDS_EVAL_TIMEOUT_MS', '5s'],
     ['CDS_EVAL_HEAP_MB', '8'],
+    ['CDS_EVAL_YOUNG_MB', '4'],
     ['CDS_MAX_CONNECTIONS', '0'],
   ])('rejects %s=%j', (name, raw) => {
     expect(() => readConfig({ [name]: raw })).toThrow(new RegExp(name));

@@ -34,6 +34,8 @@ export interface EvalPoolOptions {
   maxQueue: number;
   /** Heap limit of each thread: a record that needs more kills only its thread. */
   heapMb: number;
+  /** Young generation of each thread (V8's default when absent). */
+  youngMb?: number;
   definitionsDir: string;
   engine?: FhirPathEngine;
   fhir?: FhirFetchSettings;
@@ -74,7 +76,7 @@ export function createEvalPool(options: EvalPoolOptions): EvalPool {
       maxThreads: options.threads,
       idleTimeout: Infinity,
       maxQueue: options.maxQueue,
-      resourceLimits: { maxOldGenerationSizeMb: options.heapMb },
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMb, ...(options.youngMb ? { maxYoungGenerationSizeMb: options.youngMb } : {}) },
       // Message events instead of Atomics.wait between calls: the thread's event loop keeps running, so V8's
       // scheduled GC work (scavenge and marking tasks) runs between calls rather than inside the next one, and the
       // FHIR fallback's sockets and timers are never frozen in a wait. Measured in the README (Performance).
@@ -143,6 +145,7 @@ export function createServerEvaluator(config: ServerConfig & { readonly fhir: Fh
     timeoutMs: config.evalTimeoutMs,
     maxQueue: config.evalQueue,
     heapMb: config.evalHeapMb,
+    youngMb: config.evalYoungMb,
     definitionsDir: config.definitionsDir,
     engine: config.fhirpathEngine,
     fhir: config.fhir,
