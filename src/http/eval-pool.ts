@@ -90,7 +90,9 @@ export function createEvalPool(options: EvalPoolOptions): EvalPool {
   const retryAfterS = Math.max(1, Math.ceil(options.timeoutMs / 1000));
 
   /** Runs `task` with the worker's export `name` under the deadline; `what` names the call in the log. */
-  async function run<T>(name: 'default' | 'workup', what: { serviceId: string; kind: string }, task: object, transfer: ArrayBuffer[], bytes: number): Promise<T | TaskFailure> {
+  async function run<T>(name: 'default' | 'workup', what: { serviceId: string; kind: string }, task: object, transfer: ArrayBuffer[]): Promise<T | TaskFailure> {
+    // Counted before the transfer detaches the buffers.
+    const bytes = transfer.reduce((n, buffer) => n + buffer.byteLength, 0);
     const { port1, port2 } = new MessageChannel();
     const controller = new AbortController();
     let started: bigint | undefined;
@@ -127,10 +129,10 @@ export function createEvalPool(options: EvalPoolOptions): EvalPool {
     start: () => void start(),
     evaluate(task) {
       const body = task.body instanceof ArrayBuffer ? task.body : ownBuffer(task.body);
-      return run<HookTaskResult>('default', { serviceId: task.serviceId, kind: 'hook' }, { ...task, body }, [body], body.byteLength);
+      return run<HookTaskResult>('default', { serviceId: task.serviceId, kind: 'hook' }, { ...task, body }, [body]);
     },
     workup(task) {
-      return run<WorkupTaskResult>('workup', { serviceId: APP_SERVICE_ID, kind: 'work-up' }, task, [], 0);
+      return run<WorkupTaskResult>('workup', { serviceId: APP_SERVICE_ID, kind: 'work-up' }, task, []);
     },
     close: async () => {
       await pool?.destroy();
