@@ -176,6 +176,19 @@ describe('pinned results', () => {
     expect(() => run('%undefinedName')).toThrow('undefined environment variable: undefinedName');
   });
 
+  test('a variable is read from the caller once per evaluation; raw resources are wrapped, nodes used as they are', () => {
+    const finals = compileFhirPath("%obs.where(status = 'final')", { model: r4 }).evaluate(patient, makeVars());
+    let reads = 0;
+    const withGetter = Object.defineProperty(makeVars(), 'finals', { get: () => (reads++, finals), enumerable: true });
+    expect(plain(compileFhirPath('%finals.count() + %finals.where(%finals.count() > 0).count()', { model: r4 }).evaluate(patient, withGetter))).toEqual([2 * finals.length]);
+    expect(reads).toBe(1);
+    const again = compileFhirPath('%finals', { model: r4 }).evaluate(patient, withGetter);
+    expect(reads).toBe(2);
+    again.forEach((node, i) => expect(node).toBe(finals[i]));
+    // Raw resources in a variable become nodes: their model types resolve (value[x] by type).
+    expect(run('%obs.value.ofType(Quantity).count()')).toEqual([5]);
+  });
+
   test('default variables apply unless the call gives its own', () => {
     const c = compileFhirPath('%a + %b', { model: r4, variables: { a: 1, b: 2 } });
     expect(plain(c.evaluate({}, { b: 10 }))).toEqual([11]);

@@ -7,7 +7,7 @@ import type { ValueSetIndex } from '../evaluation/terminology';
 import { BUILTIN_FUNCTIONS, FORBIDDEN_FUNCTIONS } from './analysis';
 import { compileFhirPath, UnsupportedFhirPath } from './compiler';
 import { buildInvocationTable } from './functions/table';
-import type { FpContext } from './scope';
+import { ruleFunction } from './rule-function';
 
 export type Collection = unknown[];
 
@@ -20,7 +20,8 @@ export interface ExpressionRuntime {
   compile(expr: string): CompiledExpression;
   /**
    * Registers a rule-defined function: `name()` evaluates `body` once per input item (the item is the focus) with the
-   * caller's variables. Must be called before compiling the expressions that use it.
+   * caller's variables, remembering its result on a resource per variables object (rule-function.ts). Must be called
+   * before compiling the expressions that use it.
    */
   defineFunction(name: string, body: CompiledExpression): void;
   /** Names of every function an expression may call. */
@@ -49,12 +50,7 @@ export function createExpressionRuntime(valueSets: ValueSetIndex, engine: FhirPa
     referenceOnly,
     defineFunction(name, body) {
       if (functionNames.has(name) || FORBIDDEN_FUNCTIONS.has(name)) throw new Error(`function ${name}() already exists`);
-      userInvocationTable[name] = {
-        fn(this: FpContext, inputs: unknown[]) {
-          return inputs.flatMap((item) => body.evaluate(item, this.vars));
-        },
-        internalStructures: true,
-      };
+      userInvocationTable[name] = ruleFunction(body);
       functionNames.add(name);
     },
     compile(expr) {

@@ -26,7 +26,7 @@ export function scopeOf(ctx: FpContext): RequestScope {
   return ctx.vars[SCOPE_VAR] as RequestScope;
 }
 
-/** Builds the variables object for one evaluation pass; later names are added to it as they are computed. */
+/** Builds the variables object for one evaluation pass (the service's named expressions are read through its prototype). */
 export function createVariables(scope: RequestScope, initial: Record<string, unknown>): Record<string, unknown> {
   return { ...initial, [SCOPE_VAR]: scope };
 }

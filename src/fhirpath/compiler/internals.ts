@@ -7,7 +7,6 @@ export type Coll = unknown[];
 export interface FpContext {
   vars: Record<string, unknown>;
   processedVars: Record<string, unknown>;
-  processedUserVarNames: Set<string>;
   instanceSelectorTypeByData: null;
   model: unknown;
   dataRoot: Coll;

@@ -2,7 +2,7 @@
 // `_x`, a type name at the start of a path), `%variables`, `$this`, `$index` and the indexer `[n]`.
 import { identifierValue, stringLiteralValue, child, type AstNode } from './ast';
 import { types, type Coll, type ResourceNodeLike } from './internals';
-import type { Code, Root } from './scope';
+import type { Code, Root, Scope } from './scope';
 
 const { ResourceNode, TypeInfo } = types;
 const { makeResNode } = ResourceNode;
@@ -114,18 +114,27 @@ export function compileMember(node: AstNode, model: unknown): Code {
 }
 
 // A variable's value as fhirpath.js first reads it: resources (and values carrying a path) become ResourceNodes.
-// Remembered per value so that a 20,000-resource prefetch key is wrapped once per request, not once per expression.
+// Most values are collections an earlier expression returned, nodes already: they are used as they are. A collection
+// that needs wrapping (a prefetch key's resources) is wrapped once and remembered, so that a 20,000-resource key is
+// wrapped once per request, not once per expression.
 const wrapped = new WeakMap<object, Coll>();
 
+function needsWrapping(i: unknown): boolean {
+  if (i instanceof ResourceNode || i === null || typeof i !== 'object') return false;
+  const j = i as Json;
+  return j.__path__ !== undefined || Boolean(j.resourceType);
+}
+
 function wrapItem(root: Root, i: unknown): unknown {
-  const j = i as Json | null | undefined;
-  const p = j?.__path__;
-  if (p) return makeResNode(p.ctx, j, p.parentResNode, p.path, null, p.fhirNodeDataType);
-  return j?.resourceType ? makeResNode(root, j, null, null, null, null) : i;
+  if (!needsWrapping(i)) return i;
+  const j = i as Json;
+  const p = j.__path__;
+  return p ? makeResNode(p.ctx, j, p.parentResNode, p.path, null, p.fhirNodeDataType) : makeResNode(root, j, null, null, null, null);
 }
 
 function wrapValue(root: Root, value: unknown): unknown {
   if (!Array.isArray(value)) return wrapItem(root, value);
+  if (!value.some(needsWrapping)) return value;
   let w = wrapped.get(value);
   if (w === undefined) {
     w = value.map((i) => wrapItem(root, i));
@@ -134,22 +143,24 @@ function wrapValue(root: Root, value: unknown): unknown {
   return w;
 }
 
+/** A %variable as fhirpath.js resolves it: the caller's variables, then the built-in ones, then defineVariable names. */
+function readVariable(s: Scope, name: string): unknown {
+  const root = s.root;
+  if (name in root.vars) {
+    const value = wrapValue(root, root.vars[name]);
+    root.userValues.set(name, value);
+    return value;
+  }
+  if (name in root.processedVars) return root.processedVars[name];
+  if (s.definedVars && name in s.definedVars) return s.definedVars[name];
+  throw new Error('Attempting to access an undefined environment variable: ' + name);
+}
+
 export function compileVariable(node: AstNode): Code {
   const name = node.delimitedText ? stringLiteralValue(node.delimitedText) : (node.text ?? '');
   return (_f, s) => {
-    const root = s.root;
-    let value: unknown;
-    if (name in root.vars && !root.processedUserVarNames.has(name)) {
-      value = wrapValue(root, root.vars[name]);
-      root.processedVars[name] = value;
-      root.processedUserVarNames.add(name);
-    } else if (name in root.processedVars) {
-      value = root.processedVars[name];
-    } else if (s.definedVars && name in s.definedVars) {
-      value = s.definedVars[name];
-    } else {
-      throw new Error('Attempting to access an undefined environment variable: ' + name);
-    }
+    const known = s.root.userValues;
+    const value = known.has(name) ? known.get(name) : readVariable(s, name);
     return value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
   };
 }

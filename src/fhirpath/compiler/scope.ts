@@ -4,7 +4,8 @@
 import type { Coll, FpContext } from './internals';
 
 export class Root {
-  readonly processedUserVarNames = new Set<string>();
+  /** The %variables this evaluation has read, as read (wrapped): each is read from `vars` once per evaluation. */
+  readonly userValues = new Map<string, unknown>();
   readonly instanceSelectorTypeByData = null;
   constructor(
     readonly vars: Record<string, unknown>,
@@ -27,9 +28,6 @@ export class Scope implements FpContext {
   }
   get processedVars(): Record<string, unknown> {
     return this.root.processedVars;
-  }
-  get processedUserVarNames(): Set<string> {
-    return this.root.processedUserVarNames;
   }
   get instanceSelectorTypeByData(): null {
     return null;
