@@ -176,15 +176,25 @@ describe('pinned results', () => {
     expect(() => run('%undefinedName')).toThrow('undefined environment variable: undefinedName');
   });
 
-  test('a variable is read from the caller once per evaluation; raw resources are wrapped, nodes used as they are', () => {
+  test('a variable is read once per variables object; raw resources are wrapped, nodes used as they are', () => {
     const finals = compileFhirPath("%obs.where(status = 'final')", { model: r4 }).evaluate(patient, makeVars());
     let reads = 0;
-    const withGetter = Object.defineProperty(makeVars(), 'finals', { get: () => (reads++, finals), enumerable: true });
-    expect(plain(compileFhirPath('%finals.count() + %finals.where(%finals.count() > 0).count()', { model: r4 }).evaluate(patient, withGetter))).toEqual([2 * finals.length]);
+    const withGetter = () => Object.defineProperty(makeVars(), 'finals', { get: () => (reads++, finals), enumerable: true });
+    const shared = withGetter();
+    const count = compileFhirPath('%finals.count() + %finals.where(%finals.count() > 0).count()', { model: r4 });
+    expect(plain(count.evaluate(patient, shared))).toEqual([2 * finals.length]);
     expect(reads).toBe(1);
-    const again = compileFhirPath('%finals', { model: r4 }).evaluate(patient, withGetter);
-    expect(reads).toBe(2);
+    // Another expression on the same object reads nothing again, and gets the same nodes.
+    const again = compileFhirPath('%finals', { model: r4 }).evaluate(patient, shared);
+    expect(reads).toBe(1);
     again.forEach((node, i) => expect(node).toBe(finals[i]));
+    // Another object is read afresh, and so is an object merged with default variables (new on each evaluation).
+    expect(plain(count.evaluate(patient, withGetter()))).toEqual([2 * finals.length]);
+    expect(reads).toBe(2);
+    const withDefaults = compileFhirPath('%finals.count()', { model: r4, variables: { limit: 1 } });
+    withDefaults.evaluate(patient, shared);
+    withDefaults.evaluate(patient, shared);
+    expect(reads).toBe(4);
     // Raw resources in a variable become nodes: their model types resolve (value[x] by type).
     expect(run('%obs.value.ofType(Quantity).count()')).toEqual([5]);
   });

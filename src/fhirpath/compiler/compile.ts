@@ -4,7 +4,7 @@
 import { child, parseFhirPath, UnsupportedFhirPath, type AstNode } from './ast';
 import { types, constants, type Coll } from './internals';
 import { compileLiteral } from './literals';
-import { compileIndexer, compileMember, compileVariable, indexInvocation, thisInvocation } from './navigation';
+import { compileIndexer, compileMember, compileVariable, indexInvocation, thisInvocation, valuesReadFrom } from './navigation';
 import { compileFunction, compileOperator, compilePolarity, type FunctionTable } from './invocation';
 import { Root, Scope, type Code } from './scope';
 
@@ -23,7 +23,11 @@ export interface CompileOptions {
 
 export interface CompiledFhirPath {
   readonly source: string;
-  /** Evaluates on a resource, any JSON value, or a collection; returns fhirpath.js's internal values, as compile() does with resolveInternalTypes: false. */
+  /**
+   * Evaluates on a resource, any JSON value, or a collection; returns fhirpath.js's internal values, as compile() does
+   * with resolveInternalTypes: false. Each of `vars`'s variables is read once per `vars` object, whatever the number of
+   * evaluations on it: a variable may be a getter computed on first read, but not one that changes once read.
+   */
   evaluate(resourceOrCollection: unknown, vars?: Record<string, unknown>): Coll;
 }
 
@@ -110,7 +114,8 @@ export function compileFhirPath(expression: string, options: CompileOptions): Co
       // Descriptors, not values: a variable may be a getter computed on first read (the service's named expressions).
       const all = defaults ? Object.defineProperties({ ...defaults }, Object.getOwnPropertyDescriptors(given)) : given;
       const processed: Record<string, unknown> = { ucum: 'http://unitsofmeasure.org', factory: Factory };
-      const root = new Root(all, processed, model, [], FP_Decimal_Native.getDecimal);
+      // The caller's own object is read once per name across evaluations; an object merged with defaults is new each time.
+      const root = new Root(all, processed, model, [], FP_Decimal_Native.getDecimal, all === given ? valuesReadFrom(given) : new Map());
       const input = Array.isArray(resourceOrCollection) ? resourceOrCollection : resourceOrCollection === null || resourceOrCollection === undefined ? [] : [resourceOrCollection];
       const dataRoot = input.map((i) => rootItem(root, i));
       root.dataRoot = dataRoot;

@@ -143,6 +143,16 @@ function wrapValue(root: Root, value: unknown): unknown {
   return w;
 }
 
+// The %variables read from a variables object, by name, as read: the service evaluates hundreds of expressions and
+// rule-function bodies on one request's variables, and reading a named expression's getter is not free.
+const valuesRead = new WeakMap<object, Map<string, unknown>>();
+
+export function valuesReadFrom(vars: object): Map<string, unknown> {
+  let values = valuesRead.get(vars);
+  if (values === undefined) valuesRead.set(vars, (values = new Map()));
+  return values;
+}
+
 /** A %variable as fhirpath.js resolves it: the caller's variables, then the built-in ones, then defineVariable names. */
 function readVariable(s: Scope, name: string): unknown {
   const root = s.root;

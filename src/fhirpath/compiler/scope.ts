@@ -4,8 +4,6 @@
 import type { Coll, FpContext } from './internals';
 
 export class Root {
-  /** The %variables this evaluation has read, as read (wrapped): each is read from `vars` once per evaluation. */
-  readonly userValues = new Map<string, unknown>();
   readonly instanceSelectorTypeByData = null;
   constructor(
     readonly vars: Record<string, unknown>,
@@ -13,6 +11,8 @@ export class Root {
     readonly model: unknown,
     public dataRoot: Coll,
     readonly getDecimal: (v: unknown) => unknown,
+    /** The %variables of `vars` read so far, as read (wrapped). */
+    readonly userValues: Map<string, unknown>,
   ) {}
 }
 
