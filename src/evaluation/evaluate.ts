@@ -96,12 +96,18 @@ export function isTrue(value: unknown): boolean {
 }
 
 /**
- * Variables layered in front of an evaluation's (prototype chain: no copy, no lazy name forced). Defined, not
- * assigned: a layer may shadow a name the evaluation computes (a card's bound `priority` over the library default).
+ * An evaluation's variables with `extra` in front: a new object beside them (same lazy names, same state, so no name is
+ * computed twice), not one with them as its prototype. An object that becomes a prototype stays referenced from V8's
+ * prototype bookkeeping until the next full GC, so every card layer kept its whole request alive through each young-
+ * generation GC. Defined, not assigned: a layer may shadow a name the evaluation computes (a card's bound `priority`
+ * over the library default). The memos kept under other symbols (src/fhirpath/attached.ts) are not copied: a layer
+ * has its own.
  */
 export function layerVariables(vars: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
-  const layered = Object.create(vars) as Record<string, unknown>;
+  const layered = Object.create(Object.getPrototypeOf(vars) as object) as Record<string, unknown>;
+  for (const k of Object.getOwnPropertyNames(vars)) Object.defineProperty(layered, k, Object.getOwnPropertyDescriptor(vars, k) as PropertyDescriptor);
+  const state = (vars as { [STATE]?: LazyState })[STATE];
+  if (state) Object.defineProperty(layered, STATE, { value: state });
   for (const [k, v] of Object.entries(extra)) Object.defineProperty(layered, k, { value: v, enumerable: true, writable: true, configurable: true });
   return layered;
 }
-

@@ -5,7 +5,7 @@ import { toPlain } from '../fhirpath/nodes';
 import type { CompiledExpression } from '../fhirpath/runtime';
 import { isoDay, parseFhirDate } from './clinical-time';
 import type { Evaluation } from './evaluate';
-import { isTrue } from './evaluate';
+import { isTrue, layerVariables } from './evaluate';
 import type { WorkupDefinitions } from './workup-definitions';
 import { SERIES_DAYS } from './workup-definitions';
 
@@ -79,7 +79,7 @@ function plainValues(values: unknown[]): unknown[] {
 /** Evaluates template-style: the evaluation's variables, with `%item` in front when given. */
 function evaluator(evaluation: Evaluation) {
   const run = (expr: CompiledExpression, item?: unknown): unknown[] => {
-    const vars = item === undefined ? evaluation.vars : Object.assign(Object.create(evaluation.vars) as Record<string, unknown>, { item: [item] });
+    const vars = item === undefined ? evaluation.vars : layerVariables(evaluation.vars, { item: [item] });
     try {
       return expr.evaluate(evaluation.context, vars);
     } catch (e) {

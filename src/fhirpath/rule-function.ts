@@ -1,9 +1,10 @@
 // A rule-defined function (a library's `functions`) as an invocation-table entry: its body runs once per input item,
 // with the item as focus and the caller's variables. The body reads nothing else (not the caller's $this, $index or
 // defineVariable names; now() is the request's), so its result on a whole resource is a function of that resource and
-// the variables object. Those results are remembered per variables object (one per evaluation, or per card layer) and
-// per resource: hbCutoff() asked about the same hemoglobin by six expressions of one request is computed once. Both
-// keys are weak, so nothing outlives the request.
+// the variables object. Those results are kept on the variables object (one per evaluation, or per card layer), per
+// function and resource: hbCutoff() asked about the same hemoglobin by six expressions of one request is computed once.
+// They die with the request (attached.ts).
+import { attached } from './attached';
 import { dataOf } from './nodes';
 import type { FpContext } from './scope';
 
@@ -24,13 +25,15 @@ function resourceOf(item: unknown): object | undefined {
   return data !== null && typeof data === 'object' && typeof data.resourceType === 'string' ? data : undefined;
 }
 
+const RESULTS = Symbol('rule function results');
+
 export function ruleFunction(body: RuleFunctionBody): RuleFunctionEntry {
-  const remembered = new WeakMap<object, WeakMap<object, Collection>>();
   return {
     fn(this: FpContext, inputs: unknown[]) {
       const vars = this.vars;
-      let byResource = remembered.get(vars);
-      if (byResource === undefined) remembered.set(vars, (byResource = new WeakMap()));
+      const byFunction = attached(vars, RESULTS, () => new Map<RuleFunctionBody, Map<object, Collection>>());
+      let byResource = byFunction.get(body);
+      if (byResource === undefined) byFunction.set(body, (byResource = new Map()));
       const out: Collection = [];
       for (const item of inputs) {
         const resource = resourceOf(item);

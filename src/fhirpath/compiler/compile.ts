@@ -97,6 +97,12 @@ function rootItem(root: Root, i: unknown): unknown {
   return j?.resourceType ? ResourceNode.makeResNode(root, j, null, null, null, null) : i;
 }
 
+/** The descriptors of an object's string-named own properties (not the memos kept under symbols, attached.ts). */
+function namedDescriptors(o: object): PropertyDescriptorMap {
+  const all = Object.getOwnPropertyDescriptors(o);
+  return Object.fromEntries(Object.getOwnPropertyNames(o).map((k) => [k, all[k] as PropertyDescriptor]));
+}
+
 /**
  * Compiles a FHIRPath expression with fhirpath.js's semantics. Throws UnsupportedFhirPath for a construct outside
  * the compiled subset (callers then use fhirpath.js for the whole expression) and fhirpath.js's parse errors as is.
@@ -112,7 +118,7 @@ export function compileFhirPath(expression: string, options: CompileOptions): Co
       constants.reset();
       const given = vars ?? {};
       // Descriptors, not values: a variable may be a getter computed on first read (the service's named expressions).
-      const all = defaults ? Object.defineProperties({ ...defaults }, Object.getOwnPropertyDescriptors(given)) : given;
+      const all = defaults ? Object.defineProperties({ ...defaults }, namedDescriptors(given)) : given;
       const processed: Record<string, unknown> = { ucum: 'http://unitsofmeasure.org', factory: Factory };
       // The caller's own object is read once per name across evaluations; an object merged with defaults is new each time.
       const root = new Root(all, processed, model, [], FP_Decimal_Native.getDecimal, all === given ? valuesReadFrom(given) : new Map());

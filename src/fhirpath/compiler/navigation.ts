@@ -1,5 +1,6 @@
 // Paths: member access over FHIR JSON with the model's types (choice types `value[x]`, primitive extensions
 // `_x`, a type name at the start of a path), `%variables`, `$this`, `$index` and the indexer `[n]`.
+import { attached } from '../attached';
 import { identifierValue, stringLiteralValue, child, type AstNode } from './ast';
 import { types, type Coll, type ResourceNodeLike } from './internals';
 import type { Code, Root, Scope } from './scope';
@@ -115,9 +116,9 @@ export function compileMember(node: AstNode, model: unknown): Code {
 
 // A variable's value as fhirpath.js first reads it: resources (and values carrying a path) become ResourceNodes.
 // Most values are collections an earlier expression returned, nodes already: they are used as they are. A collection
-// that needs wrapping (a prefetch key's resources) is wrapped once and remembered, so that a 20,000-resource key is
-// wrapped once per request, not once per expression.
-const wrapped = new WeakMap<object, Coll>();
+// that needs wrapping (a prefetch key's resources) is wrapped once and the result kept on it, so that a
+// 20,000-resource key is wrapped once per request, not once per expression.
+const WRAPPED = Symbol('collection as nodes');
 
 function needsWrapping(i: unknown): boolean {
   if (i instanceof ResourceNode || i === null || typeof i !== 'object') return false;
@@ -135,22 +136,15 @@ function wrapItem(root: Root, i: unknown): unknown {
 function wrapValue(root: Root, value: unknown): unknown {
   if (!Array.isArray(value)) return wrapItem(root, value);
   if (!value.some(needsWrapping)) return value;
-  let w = wrapped.get(value);
-  if (w === undefined) {
-    w = value.map((i) => wrapItem(root, i));
-    wrapped.set(value, w);
-  }
-  return w;
+  return attached(value, WRAPPED, () => value.map((i) => wrapItem(root, i)));
 }
 
 // The %variables read from a variables object, by name, as read: the service evaluates hundreds of expressions and
 // rule-function bodies on one request's variables, and reading a named expression's getter is not free.
-const valuesRead = new WeakMap<object, Map<string, unknown>>();
+const VALUES_READ = Symbol('variables read');
 
 export function valuesReadFrom(vars: object): Map<string, unknown> {
-  let values = valuesRead.get(vars);
-  if (values === undefined) valuesRead.set(vars, (values = new Map()));
-  return values;
+  return attached(vars, VALUES_READ, () => new Map<string, unknown>());
 }
 
 /** A %variable as fhirpath.js resolves it: the caller's variables, then the built-in ones, then defineVariable names. */
