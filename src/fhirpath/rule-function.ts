@@ -2,8 +2,8 @@
 // with the item as focus and the caller's variables. The body reads nothing else (not the caller's $this, $index or
 // defineVariable names; now() is the request's), so its result on a whole resource is a function of that resource and
 // the variables object. Those results are kept on the variables object (one per evaluation, or per card layer), per
-// function and resource: hbCutoff() asked about the same hemoglobin by six expressions of one request is computed once.
-// They die with the request (attached.ts).
+// function and resource: hbCutoff() asked about the same hemoglobin by several expressions of one request is computed
+// once. They die with the request (attached.ts).
 import { attached } from './attached';
 import { dataOf } from './nodes';
 import type { FpContext } from './scope';
